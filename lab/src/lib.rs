@@ -1,0 +1,1 @@
+//! The virtual lab: an emulated Internet in network namespaces.
