@@ -1,1 +1,49 @@
-fn main() {}
+//! `matador-host`: what a researcher runs on the controller. Today it runs the virtual lab;
+//! phones, campaigns, analysis and router control arrive with their issues.
+
+mod lab;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// MATAdOR host CLI: where do a messaging app's messages really go?
+#[derive(Parser)]
+#[command(name = "matador-host", version, about, long_about = None)]
+struct Cli {
+    /// More log output (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The virtual lab: an emulated Internet in network namespaces (needs root).
+    Lab(lab::LabArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result: Result<i32> = match cli.command {
+        Command::Lab(args) => lab::run(args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("matador-host: error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,1 +1,11 @@
-//! The virtual lab: an emulated Internet in network namespaces.
+//! The virtual lab: an emulated Internet in network namespaces, with delayed links, vantage
+//! nodes, messaging services and a geolocation database for its own address plan.
+
+pub mod control;
+pub mod daemon;
+pub mod link;
+pub mod mmdb;
+pub mod netns;
+pub mod plan;
+pub mod services;
+pub mod topology;

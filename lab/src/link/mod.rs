@@ -1,0 +1,9 @@
+//! Delayed point-to-point links: a TUN interface in each end's namespace, pumped by the
+//! lab daemon through a fixed-delay queue each way (this kernel has no netem). An idle
+//! link is two tasks parked on epoll: no CPU.
+
+mod pump;
+mod tun;
+
+pub use pump::{pump_link, LinkStats};
+pub use tun::create_tun;

@@ -1,0 +1,462 @@
+//! Reading a topology file and checking it: every reference resolves, names and codes are
+//! well-formed, addresses stay in documentation/test ranges. Errors name file, line and column.
+
+use super::delay::one_way_delay_ms;
+use super::model::{City, ServiceKind, TopologyFile};
+use serde_saphyr::Spanned;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// The built-in topology used when `lab up` is given no file.
+pub const DEFAULT_TOPOLOGY: &str = include_str!("../../topologies/default.yaml");
+
+/// A topology file that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct TopologyError {
+    /// File the topology came from (`<built-in default>` for the default).
+    pub file: String,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub position: Option<(u64, u64)>,
+    /// What is wrong, and what to fix.
+    pub message: String,
+}
+
+impl fmt::Display for TopologyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// What a node of the lab is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum NodeRole {
+    /// A transit router (a hop).
+    Router {
+        /// Sends no ICMP errors (time exceeded, unreachable).
+        silent: bool,
+    },
+    /// A vantage node (WireGuard exit, NAT, resolver).
+    Vantage,
+    /// A network service.
+    Service {
+        /// What it serves.
+        kind: ServiceKind,
+        /// The app whose backend it is.
+        app: Option<String>,
+        /// DNS names resolving to it.
+        names: Vec<String>,
+        /// Resolver regions it is the GeoDNS answer for (empty: the default answer).
+        regions: Vec<String>,
+    },
+}
+
+/// A checked node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Node name (namespace `mtd-<name>`).
+    pub name: String,
+    /// What the node is.
+    pub role: NodeRole,
+    /// ISO code of the country it is really in.
+    pub country: String,
+    /// Region of that country.
+    pub region: String,
+    /// Where it is.
+    pub city: City,
+    /// Country the geolocation database claims, if it lies.
+    pub geo_claim: Option<String>,
+    /// Explicit public IPv4 address of a stub node.
+    pub address: Option<Ipv4Addr>,
+    /// Position in the file, for later errors.
+    pub position: (u64, u64),
+}
+
+impl Node {
+    /// Whether the node forwards traffic of others.
+    pub fn is_router(&self) -> bool {
+        matches!(self.role, NodeRole::Router { .. })
+    }
+}
+
+/// A checked link between two nodes (indices into `Topology::nodes`).
+#[derive(Debug, Clone)]
+pub struct TopoLink {
+    /// One end (for stub links, the router).
+    pub a: usize,
+    /// The other end (for stub links, the vantage node or service).
+    pub b: usize,
+    /// One-way delay in milliseconds.
+    pub delay_ms: f64,
+    /// Routing cost.
+    pub cost: u32,
+    /// Whether it carries IPv6 too.
+    pub ipv6: bool,
+    /// Position in the file.
+    pub position: (u64, u64),
+}
+
+/// A checked topology: nodes and links, references resolved.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// Name of the topology.
+    pub name: String,
+    /// Where it was read from, for error messages.
+    pub file: String,
+    /// All nodes: routers, vantage nodes, services.
+    pub nodes: Vec<Node>,
+    /// All links, router-router and stub attachments.
+    pub links: Vec<TopoLink>,
+}
+
+impl Topology {
+    /// An error about this topology at a position.
+    pub fn error(&self, position: Option<(u64, u64)>, message: String) -> TopologyError {
+        TopologyError {
+            file: self.file.clone(),
+            position,
+            message,
+        }
+    }
+
+    /// Index of a node by name.
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+/// Reads and checks a topology file.
+pub fn load_file(path: &Path) -> Result<Topology, TopologyError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| TopologyError {
+        file: file.clone(),
+        position: None,
+        message: format!("cannot read the topology file: {e}"),
+    })?;
+    parse(&text, &file)
+}
+
+fn pos<T>(s: &Spanned<T>) -> (u64, u64) {
+    (s.referenced.line(), s.referenced.column())
+}
+
+/// Longest node name: `t-<name>` and `wg-<name>` must fit Linux's 15-byte interface names.
+const MAX_NAME: usize = 12;
+
+/// Parses and checks a topology given as YAML text; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
+    let raw: TopologyFile = serde_saphyr::from_str(text).map_err(|e| TopologyError {
+        file: file.to_string(),
+        position: e.location().map(|l| (l.line(), l.column())),
+        message: first_line(&e.to_string()),
+    })?;
+    let err = |p: (u64, u64), message: String| TopologyError {
+        file: file.to_string(),
+        position: Some(p),
+        message,
+    };
+
+    let mut countries: HashMap<String, (&str, &City)> = HashMap::new();
+    for c in &raw.countries {
+        check_iso(&c.code).map_err(|m| err(pos(&c.code), m))?;
+        if c.region.trim().is_empty() {
+            return Err(err(
+                pos(&c.code),
+                format!("country {} has an empty region", c.code.value),
+            ));
+        }
+        if countries
+            .insert(c.code.value.clone(), (&c.region, &c.city))
+            .is_some()
+        {
+            return Err(err(
+                pos(&c.code),
+                format!("country {} is defined twice", c.code.value),
+            ));
+        }
+    }
+
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut add_node = |name: &Spanned<String>,
+                        country: &Spanned<String>,
+                        city: &Option<City>,
+                        role: NodeRole,
+                        geo_claim: Option<String>,
+                        address: Option<Ipv4Addr>|
+     -> Result<(), TopologyError> {
+        check_name(&name.value).map_err(|m| err(pos(name), m))?;
+        if !seen.insert(name.value.clone()) {
+            return Err(err(
+                pos(name),
+                format!("node name `{}` is used twice", name.value),
+            ));
+        }
+        let Some((region, default_city)) = countries.get(&country.value) else {
+            return Err(err(
+                pos(country),
+                format!(
+                    "country `{}` is not defined under `countries`",
+                    country.value
+                ),
+            ));
+        };
+        nodes.push(Node {
+            name: name.value.clone(),
+            role,
+            country: country.value.clone(),
+            region: region.to_string(),
+            city: city.clone().unwrap_or_else(|| (*default_city).clone()),
+            geo_claim,
+            address,
+            position: pos(name),
+        });
+        Ok(())
+    };
+
+    for r in &raw.routers {
+        let claim = match &r.geo_claim {
+            Some(c) => {
+                check_iso(c).map_err(|m| err(pos(c), m))?;
+                Some(c.value.clone())
+            }
+            None => None,
+        };
+        add_node(
+            &r.name,
+            &r.country,
+            &r.city,
+            NodeRole::Router { silent: r.silent },
+            claim,
+            None,
+        )?;
+    }
+    for v in &raw.vantage_nodes {
+        let address = checked_address(&v.address).map_err(|(p, m)| err(p, m))?;
+        add_node(
+            &v.name,
+            &v.country,
+            &v.city,
+            NodeRole::Vantage,
+            None,
+            address,
+        )?;
+    }
+    for s in &raw.services {
+        if s.names.is_empty() {
+            return Err(err(
+                pos(&s.name),
+                format!("service `{}` has no DNS names", s.name.value),
+            ));
+        }
+        if s.kind == ServiceKind::Chat && s.app.is_none() {
+            return Err(err(
+                pos(&s.name),
+                format!("chat service `{}` needs `app`", s.name.value),
+            ));
+        }
+        let address = checked_address(&s.address).map_err(|(p, m)| err(p, m))?;
+        let role = NodeRole::Service {
+            kind: s.kind,
+            app: s.app.clone(),
+            names: s.names.clone(),
+            regions: s.regions.clone(),
+        };
+        add_node(&s.name, &s.country, &s.city, role, None, address)?;
+    }
+
+    let index: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), i))
+        .collect();
+    let router_ref = |r: &Spanned<String>, what: &str| -> Result<usize, TopologyError> {
+        match index.get(&r.value) {
+            None => Err(err(
+                pos(r),
+                format!("{what} `{}` is not a node of this topology", r.value),
+            )),
+            Some(&i) if !nodes[i].is_router() => Err(err(
+                pos(r),
+                format!(
+                    "{what} `{}` is not a transit router; only routers forward",
+                    r.value
+                ),
+            )),
+            Some(&i) => Ok(i),
+        }
+    };
+
+    let mut links = Vec::new();
+    let mut pairs: HashSet<(usize, usize)> = HashSet::new();
+    for l in &raw.links {
+        let a = router_ref(&l.a, "link end")?;
+        let b = router_ref(&l.b, "link end")?;
+        if a == b {
+            return Err(err(
+                pos(&l.a),
+                format!("link from `{}` to itself", l.a.value),
+            ));
+        }
+        if !pairs.insert((a.min(b), a.max(b))) {
+            return Err(err(
+                pos(&l.a),
+                format!("a second link between `{}` and `{}`", l.a.value, l.b.value),
+            ));
+        }
+        let delay_ms = match l.delay_ms {
+            Some(d) if !(d.is_finite() && (0.0..=10_000.0).contains(&d)) => {
+                return Err(err(
+                    pos(&l.a),
+                    format!("delay_ms {d} is not between 0 and 10000"),
+                ))
+            }
+            Some(d) => d,
+            None => one_way_delay_ms(&nodes[a].city, &nodes[b].city),
+        };
+        let cost = match &l.cost {
+            Some(c) if c.value == 0 => {
+                return Err(err(
+                    pos(c),
+                    "cost 0: a cycle of zero-cost links has no loop-free routes; use cost >= 1"
+                        .to_string(),
+                ))
+            }
+            Some(c) => c.value,
+            None => default_cost(delay_ms),
+        };
+        links.push(TopoLink {
+            a,
+            b,
+            delay_ms,
+            cost,
+            ipv6: l.ipv6,
+            position: pos(&l.a),
+        });
+    }
+
+    let stubs = raw
+        .vantage_nodes
+        .iter()
+        .map(|v| (&v.name, &v.attach, v.ipv6))
+        .chain(raw.services.iter().map(|s| (&s.name, &s.attach, s.ipv6)));
+    for (name, attach, ipv6) in stubs {
+        let a = router_ref(attach, "attach point")?;
+        let b = index[&name.value];
+        let delay_ms = one_way_delay_ms(&nodes[a].city, &nodes[b].city);
+        let cost = default_cost(delay_ms);
+        links.push(TopoLink {
+            a,
+            b,
+            delay_ms,
+            cost,
+            ipv6,
+            position: pos(attach),
+        });
+    }
+
+    check_geodns(&raw, file)?;
+    Ok(Topology {
+        name: raw.name,
+        file: file.to_string(),
+        nodes,
+        links,
+    })
+}
+
+/// Routing cost of a link from its delay: one per hop plus one per millisecond.
+fn default_cost(delay_ms: f64) -> u32 {
+    1 + delay_ms.round().clamp(0.0, 1_000_000.0) as u32
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+fn check_iso(code: &Spanned<String>) -> Result<(), String> {
+    let c = &code.value;
+    if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{c}` is not an ISO 3166-1 alpha-2 code (two upper-case letters)"
+        ))
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "node name `{name}`: use 1 to {MAX_NAME} characters a-z, 0-9 and '-', starting with a letter"
+        ))
+    }
+}
+
+/// Ranges the lab may use: documentation (RFC 5737), shared (RFC 6598) and reserved (240/4).
+pub fn is_lab_range(a: Ipv4Addr) -> bool {
+    let o = a.octets();
+    matches!(o, [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _])
+        || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        || (o[0] >= 240 && a != Ipv4Addr::BROADCAST)
+}
+
+type Positioned = ((u64, u64), String);
+
+fn checked_address(a: &Option<Spanned<Ipv4Addr>>) -> Result<Option<Ipv4Addr>, Positioned> {
+    match a {
+        None => Ok(None),
+        Some(s) if is_lab_range(s.value) => Ok(Some(s.value)),
+        Some(s) => Err((
+            pos(s),
+            format!(
+                "address {} is outside the documentation/test ranges the lab may use \
+                 (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 100.64.0.0/10, 240.0.0.0/4)",
+                s.value
+            ),
+        )),
+    }
+}
+
+/// Each DNS name has at most one default answer, and no region gets two answers.
+fn check_geodns(raw: &TopologyFile, file: &str) -> Result<(), TopologyError> {
+    let mut answers: HashMap<(&str, Option<&str>), &str> = HashMap::new();
+    for s in &raw.services {
+        let keys: Vec<Option<&str>> = if s.regions.is_empty() {
+            vec![None]
+        } else {
+            s.regions.iter().map(|r| Some(r.as_str())).collect()
+        };
+        for name in &s.names {
+            for k in &keys {
+                if let Some(other) = answers.insert((name, *k), &s.name.value) {
+                    return Err(TopologyError {
+                        file: file.to_string(),
+                        position: Some(pos(&s.name)),
+                        message: format!(
+                            "`{name}` already answers {} with service `{other}`",
+                            k.map_or("by default".to_string(), |r| format!("region {r}"))
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

@@ -1,0 +1,12 @@
+//! Lab topologies: the YAML schema, its validation, and the great-circle link delays.
+
+mod delay;
+mod load;
+mod model;
+
+pub use delay::{great_circle_km, one_way_delay_ms};
+pub use load::{
+    is_lab_range, load_file, parse, Node, NodeRole, TopoLink, Topology, TopologyError,
+    DEFAULT_TOPOLOGY,
+};
+pub use model::{City, ServiceKind};

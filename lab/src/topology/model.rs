@@ -1,0 +1,153 @@
+//! The topology file as written by a person: countries, transit routers, vantage nodes,
+//! services and links. Unknown keys are rejected; names keep their YAML position so that
+//! semantic errors (a link to a missing node) can point at the line.
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+use std::net::Ipv4Addr;
+
+/// A whole lab topology, as read from YAML.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyFile {
+    /// Name of the topology, shown by `lab status`.
+    pub name: String,
+    /// Countries the lab's nodes live in.
+    pub countries: Vec<CountryDef>,
+    /// Transit routers: the hops of the emulated Internet.
+    pub routers: Vec<RouterDef>,
+    /// Vantage nodes: WireGuard exits, each with NAT and a resolver.
+    pub vantage_nodes: Vec<VantageNodeDef>,
+    /// Network services: messaging backends and background noise.
+    pub services: Vec<ServiceDef>,
+    /// Links between transit routers (stub nodes attach with `attach`).
+    pub links: Vec<LinkDef>,
+}
+
+/// A country, with the city whose coordinates its nodes use by default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountryDef {
+    /// ISO 3166-1 alpha-2 code, upper case.
+    pub code: Spanned<String>,
+    /// Region used by GeoDNS answers (UN M49 region name, e.g. `Europe`, `Asia`).
+    pub region: String,
+    /// Default city of the country's nodes.
+    pub city: City,
+}
+
+/// A place on Earth.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct City {
+    /// City name, for people.
+    pub name: String,
+    /// Latitude in degrees, north positive.
+    pub lat: f64,
+    /// Longitude in degrees, east positive.
+    pub lon: f64,
+}
+
+/// A transit router (a hop).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterDef {
+    /// Node name; the namespace is `mtd-<name>`.
+    pub name: Spanned<String>,
+    /// Country the router really is in.
+    pub country: Spanned<String>,
+    /// City, when not the country's default city.
+    #[serde(default)]
+    pub city: Option<City>,
+    /// Silent to probes: sends no ICMP time-exceeded or unreachable.
+    #[serde(default)]
+    pub silent: bool,
+    /// Country the lab's geolocation database claims, when it deliberately lies.
+    #[serde(default)]
+    pub geo_claim: Option<Spanned<String>>,
+}
+
+/// A vantage node: the exit of a WireGuard tunnel, in a given country.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VantageNodeDef {
+    /// Node name; the namespace is `mtd-<name>`.
+    pub name: Spanned<String>,
+    /// Country of the node.
+    pub country: Spanned<String>,
+    /// City, when not the country's default city.
+    #[serde(default)]
+    pub city: Option<City>,
+    /// Transit router the node's uplink connects to.
+    pub attach: Spanned<String>,
+    /// Public IPv4 address (else one from the documentation ranges).
+    #[serde(default)]
+    pub address: Option<Spanned<Ipv4Addr>>,
+    /// Whether the uplink also carries IPv6.
+    #[serde(default)]
+    pub ipv6: bool,
+}
+
+/// What a service does.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    /// Chat relay on TCP 5222 and TLS 443.
+    Chat,
+    /// NTP server on UDP 123.
+    Ntp,
+    /// HTTP analytics sink on TCP 80.
+    Analytics,
+    /// HTTP service on TCP 80 answering with the caller's address.
+    Whoami,
+}
+
+/// A network service hosted in one country.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDef {
+    /// Node name; the namespace is `mtd-<name>`.
+    pub name: Spanned<String>,
+    /// What the service does.
+    pub kind: ServiceKind,
+    /// App whose backend this is (chat services of one app share their users).
+    #[serde(default)]
+    pub app: Option<String>,
+    /// DNS names the vantage nodes' resolvers answer with this service's address.
+    pub names: Vec<String>,
+    /// Resolver regions that get this service for its names (GeoDNS); empty: every other region.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Country of the service.
+    pub country: Spanned<String>,
+    /// City, when not the country's default city.
+    #[serde(default)]
+    pub city: Option<City>,
+    /// Transit router the service connects to.
+    pub attach: Spanned<String>,
+    /// Public IPv4 address (else one from the documentation ranges).
+    #[serde(default)]
+    pub address: Option<Spanned<Ipv4Addr>>,
+    /// Whether the uplink also carries IPv6.
+    #[serde(default)]
+    pub ipv6: bool,
+}
+
+/// A link between two transit routers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDef {
+    /// One end.
+    pub a: Spanned<String>,
+    /// The other end.
+    pub b: Spanned<String>,
+    /// One-way delay; derived from the great-circle distance when absent.
+    #[serde(default)]
+    pub delay_ms: Option<f64>,
+    /// Routing cost (positive); derived from the delay when absent.
+    #[serde(default)]
+    pub cost: Option<Spanned<u32>>,
+    /// Whether the link also carries IPv6.
+    #[serde(default)]
+    pub ipv6: bool,
+}
