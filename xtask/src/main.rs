@@ -1,1 +1,48 @@
-fn main() {}
+//! `cargo xtask demo` (the main job) and `cargo xtask test` (the whole test suite). Each
+//! installs what it needs first, idempotently.
+
+mod demo;
+mod setup;
+
+use anyhow::{bail, Result};
+use std::process::Command;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run(),
+        Some("test") => test(),
+        Some("setup") => setup::require_root("setup").and_then(|_| setup::ensure_packages()),
+        _ => {
+            eprintln!("usage: cargo xtask demo | test | setup");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The whole test suite: formatting, lints, unit tests, lab tests (as root).
+fn test() -> Result<()> {
+    setup::require_root("test")?;
+    setup::ensure_packages()?;
+    setup::ensure_components()?;
+    setup::run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
+    setup::run(Command::new("cargo").args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let status = Command::new("cargo")
+        .args(["test", "--workspace"])
+        .status()?;
+    if !status.success() {
+        bail!("cargo test failed");
+    }
+    Ok(())
+}

@@ -11,7 +11,7 @@ mod vantage;
 pub use configure::{ip_batch, route_command, silent_ruleset};
 pub use down::{teardown, DownReport};
 pub use state::{
-    lab_dir, LabLock, LabState, PeerRecord, ProcessRecord, VantageRecord, DEFAULT_LAB_DIR,
+    alive, lab_dir, LabLock, LabState, PeerRecord, ProcessRecord, VantageRecord, DEFAULT_LAB_DIR,
 };
 pub use status::{add_peer, exec, status, LabStatus, PeerConfig};
 pub use up::{geo_database, is_running, up, DaemonCommand, UpReport};

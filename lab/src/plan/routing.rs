@@ -22,16 +22,14 @@ fn distances(topo: &Topology, usable: impl Fn(usize) -> bool) -> Vec<Vec<u64>> {
         d[l.b][l.a] = d[l.b][l.a].min(c);
     }
     for k in (0..n).filter(|&k| topo.nodes[k].is_router()) {
-        for i in 0..n {
-            let dik = d[i][k];
+        let through_k = d[k].clone();
+        for row in d.iter_mut() {
+            let dik = row[k];
             if dik >= INF {
                 continue;
             }
-            for j in 0..n {
-                let via = dik + d[k][j];
-                if via < d[i][j] {
-                    d[i][j] = via;
-                }
+            for (dij, dkj) in row.iter_mut().zip(&through_k) {
+                *dij = (*dij).min(dik + dkj);
             }
         }
     }
@@ -47,19 +45,17 @@ pub(super) fn routes(
     let d6 = distances(topo, |li| links[li].a.addr6.is_some());
     let n = topo.nodes.len();
 
-    for i in 0..n {
-        for j in 0..n {
-            if d4[i][j] >= INF {
-                let (a, b) = (&topo.nodes[i], &topo.nodes[j]);
-                return Err(topo.error(
-                    Some(b.position),
-                    format!(
-                        "no route between `{}` and `{}`: the links leave them in separate parts \
-                         of the network",
-                        a.name, b.name
-                    ),
-                ));
-            }
+    for (i, row) in d4.iter().enumerate() {
+        if let Some(j) = row.iter().position(|&d| d >= INF) {
+            let (a, b) = (&topo.nodes[i], &topo.nodes[j]);
+            return Err(topo.error(
+                Some(b.position),
+                format!(
+                    "no route between `{}` and `{}`: the links leave them in separate parts \
+                     of the network",
+                    a.name, b.name
+                ),
+            ));
         }
     }
     let v6_stubs: Vec<usize> = (0..n)

@@ -31,7 +31,7 @@ pub async fn serve_chat(listener: TcpListener, hub: Arc<ChatHub>) -> io::Result<
         let hub = Arc::clone(&hub);
         tokio::spawn(async move {
             tracing::info!(app = %hub.app(), %peer, transport = "tcp", "chat connection accepted");
-            serve_connection(stream, peer, &hub).await;
+            serve_connection(stream, peer, None, &hub).await;
             drop(permit);
         });
     }
@@ -73,7 +73,7 @@ pub async fn serve_chat_tls(
                 .unwrap_or_default();
             tracing::info!(app = %hub.app(), %peer, transport = "tls", sni = %sni, alpn = %alpn,
                 version = %version, "chat connection accepted");
-            serve_connection(stream, peer, &hub).await;
+            serve_connection(stream, peer, Some(sni), &hub).await;
             drop(permit);
         });
     }
@@ -104,7 +104,8 @@ struct Conn<'a> {
     user: Option<String>,
 }
 
-async fn serve_connection<S>(stream: S, peer: SocketAddr, hub: &ChatHub)
+/// Serves one connection; `sni` is the server name a TLS client asked for (`None` for TCP).
+async fn serve_connection<S>(stream: S, peer: SocketAddr, sni: Option<String>, hub: &ChatHub)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -162,7 +163,7 @@ where
         }
     }
     tracing::info!(app = %hub.app(), %peer, user = user.as_deref().unwrap_or(""),
-        "chat connection closed");
+        sni = sni.as_deref().unwrap_or(""), "chat connection closed");
 }
 
 /// Writes queued lines until every sender is gone, then shuts the stream down.
@@ -198,7 +199,7 @@ impl Conn<'_> {
     fn reply(&self, line: String) -> Step {
         match self.tx.try_send(line) {
             Ok(()) => Step::Continue,
-            Err(_) => Step::Continue,
+            Err(_) => self.overflow(),
         }
     }
 

@@ -208,7 +208,7 @@ async fn redelivers_unacknowledged_messages_after_reconnect() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_sharing_a_hub_relay_between_their_clients() {
     let ca = LabCa::generate().unwrap();
     let hub = ChatHub::new("geoapp");
@@ -345,7 +345,7 @@ async fn mailboxes_are_bounded_and_drop_the_oldest() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_does_not_read_is_dropped() {
     let hub = ChatHub::new("testapp");
     let addr = start_tcp(&hub).await;

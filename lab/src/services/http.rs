@@ -29,7 +29,7 @@ const LOG_EXCERPT: usize = 256;
 const LINGER_BYTES: u64 = 64 * 1024;
 const LINGER_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Minimal HTTP/1.1: any request gets 200 with body "<caller ip>\n" (content-type text/plain).
+/// Minimal HTTP/1.1: any request gets 200 with body `"<caller ip>\n"` (content-type text/plain).
 pub async fn serve_whoami(listener: TcpListener) -> io::Result<()> {
     serve(listener, Service::Whoami).await
 }

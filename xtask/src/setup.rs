@@ -1,0 +1,116 @@
+//! Idempotent set-up of a fresh Debian machine: the apt packages the lab and the tests run,
+//! and the Rust components the checks use. Prints what it does; does nothing twice.
+
+use anyhow::{bail, Context, Result};
+use std::process::Command;
+
+/// Debian packages the lab and its tests use, with why.
+pub const PACKAGES: &[(&str, &str)] = &[
+    (
+        "iproute2",
+        "namespaces, links, addresses, routes (ip -batch)",
+    ),
+    ("nftables", "silent routers and vantage-node NAT"),
+    (
+        "wireguard-go",
+        "userspace WireGuard on vantage nodes (this kernel has no module)",
+    ),
+    ("wireguard-tools", "wg: keys and WireGuard configuration"),
+    ("dnsmasq-base", "vantage-node resolvers"),
+    ("scamper", "reference traceroute the lab is checked with"),
+    ("traceroute", "reference traceroute"),
+    (
+        "mmdb-bin",
+        "mmdblookup, to check the lab's geolocation database",
+    ),
+    (
+        "curl",
+        "HTTP client for lab tests (whoami through a tunnel)",
+    ),
+    ("bind9-dnsutils", "dig, DNS client for lab tests"),
+    ("iputils-ping", "ping, for lab checks"),
+];
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+/// Fails with a clear message unless running as root (the lab needs CAP_NET_ADMIN).
+pub fn require_root(what: &str) -> Result<()> {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .context("running `id -u`")?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        bail!(
+            "{what} needs root: it installs packages and builds the virtual lab in network \
+             namespaces (CAP_NET_ADMIN). Run it as root, e.g. `sudo -E cargo xtask {what}`."
+        );
+    }
+    Ok(())
+}
+
+/// Installs missing apt packages (one `apt-get update` first, only if something is missing).
+pub fn ensure_packages() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !installed(p))
+        .collect();
+    if missing.is_empty() {
+        println!("xtask: apt packages present ({} checked)", PACKAGES.len());
+        return Ok(());
+    }
+    for (p, why) in PACKAGES.iter().filter(|(p, _)| missing.contains(p)) {
+        println!("xtask: will install {p}: {why}");
+    }
+    run(Command::new("apt-get")
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
+
+/// Adds rustup components (clippy, rustfmt) when missing.
+pub fn ensure_components() -> Result<()> {
+    for (component, probe) in [("clippy", "clippy"), ("rustfmt", "fmt")] {
+        let ok = Command::new("cargo")
+            .args([probe, "--version"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !ok {
+            println!("xtask: adding rustup component {component}");
+            run(Command::new("rustup").args(["component", "add", component]))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a command, echoing it, failing on a non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    println!("xtask: $ {}", show(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", show(cmd)))?;
+    if !status.success() {
+        bail!("{} failed: {status}", show(cmd));
+    }
+    Ok(())
+}
+
+/// A command line as a person would type it.
+pub fn show(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
