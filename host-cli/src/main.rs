@@ -24,6 +24,10 @@ enum Command {
 }
 
 fn main() {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`matador-host lab status --json | head`) instead of panicking on a broken pipe.
+    // SAFETY: setting a signal disposition to its default before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",

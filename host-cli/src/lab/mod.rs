@@ -86,9 +86,10 @@ pub fn run(args: LabArgs) -> Result<i32> {
             let plan = load_plan(topology.as_ref())?;
             let exe =
                 std::env::current_exe().context("locating matador-host for the lab daemon")?;
+            // -v: the daemon logs service events (logins, messages) at info level.
             let daemon = DaemonCommand {
                 program: exe,
-                args: vec!["lab".into(), "daemon".into()],
+                args: vec!["-v".into(), "lab".into(), "daemon".into()],
             };
             let report = control::up(&plan, &daemon, &dir).context("lab up")?;
             if json {

@@ -1,6 +1,7 @@
 //! Reading a topology file and checking it: every reference resolves, names and codes are
 //! well-formed, addresses stay in documentation/test ranges. Errors name file, line and column.
 
+use super::checks::{check_geodns, check_iso, check_name, checked_address};
 use super::delay::one_way_delay_ms;
 use super::model::{City, ServiceKind, TopologyFile};
 use serde_saphyr::Spanned;
@@ -141,12 +142,9 @@ pub fn load_file(path: &Path) -> Result<Topology, TopologyError> {
     parse(&text, &file)
 }
 
-fn pos<T>(s: &Spanned<T>) -> (u64, u64) {
+pub(super) fn pos<T>(s: &Spanned<T>) -> (u64, u64) {
     (s.referenced.line(), s.referenced.column())
 }
-
-/// Longest node name: `t-<name>` and `wg-<name>` must fit Linux's 15-byte interface names.
-const MAX_NAME: usize = 12;
 
 /// Parses and checks a topology given as YAML text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
@@ -376,85 +374,6 @@ fn default_cost(delay_ms: f64) -> u32 {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
-}
-
-fn check_iso(code: &Spanned<String>) -> Result<(), String> {
-    let c = &code.value;
-    if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{c}` is not an ISO 3166-1 alpha-2 code (two upper-case letters)"
-        ))
-    }
-}
-
-fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "node name `{name}`: use 1 to {MAX_NAME} characters a-z, 0-9 and '-', starting with a letter"
-        ))
-    }
-}
-
-/// Ranges the lab may use: documentation (RFC 5737), shared (RFC 6598) and reserved (240/4).
-pub fn is_lab_range(a: Ipv4Addr) -> bool {
-    let o = a.octets();
-    matches!(o, [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _])
-        || (o[0] == 100 && (o[1] & 0xc0) == 64)
-        || (o[0] >= 240 && a != Ipv4Addr::BROADCAST)
-}
-
-type Positioned = ((u64, u64), String);
-
-fn checked_address(a: &Option<Spanned<Ipv4Addr>>) -> Result<Option<Ipv4Addr>, Positioned> {
-    match a {
-        None => Ok(None),
-        Some(s) if is_lab_range(s.value) => Ok(Some(s.value)),
-        Some(s) => Err((
-            pos(s),
-            format!(
-                "address {} is outside the documentation/test ranges the lab may use \
-                 (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 100.64.0.0/10, 240.0.0.0/4)",
-                s.value
-            ),
-        )),
-    }
-}
-
-/// Each DNS name has at most one default answer, and no region gets two answers.
-fn check_geodns(raw: &TopologyFile, file: &str) -> Result<(), TopologyError> {
-    let mut answers: HashMap<(&str, Option<&str>), &str> = HashMap::new();
-    for s in &raw.services {
-        let keys: Vec<Option<&str>> = if s.regions.is_empty() {
-            vec![None]
-        } else {
-            s.regions.iter().map(|r| Some(r.as_str())).collect()
-        };
-        for name in &s.names {
-            for k in &keys {
-                if let Some(other) = answers.insert((name, *k), &s.name.value) {
-                    return Err(TopologyError {
-                        file: file.to_string(),
-                        position: Some(pos(&s.name)),
-                        message: format!(
-                            "`{name}` already answers {} with service `{other}`",
-                            k.map_or("by default".to_string(), |r| format!("region {r}"))
-                        ),
-                    });
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! Lab topologies: the YAML schema, its validation, and the great-circle link delays.
 
+mod checks;
 mod delay;
 mod load;
 mod model;
 
+pub use checks::is_lab_range;
 pub use delay::{great_circle_km, one_way_delay_ms};
 pub use load::{
-    is_lab_range, load_file, parse, Node, NodeRole, TopoLink, Topology, TopologyError,
-    DEFAULT_TOPOLOGY,
+    load_file, parse, Node, NodeRole, TopoLink, Topology, TopologyError, DEFAULT_TOPOLOGY,
 };
 pub use model::{City, ServiceKind};
