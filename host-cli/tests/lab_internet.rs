@@ -257,3 +257,41 @@ fn resolvers_answer_per_region() {
     assert_eq!(answer("vp-de"), addr("msg-geo-eu"));
     assert_eq!(answer("vp-br"), addr("msg-geo-eu"));
 }
+
+#[test]
+fn ecmp_splits_flows_over_both_equal_cost_routers() {
+    let lab = Lab::up();
+    let plan = &lab.plan;
+    let dest = plan
+        .public_addr(index(plan, "vp-ar"))
+        .expect("vp-ar")
+        .to_string();
+    let expected = plan
+        .hops(index(plan, "vp-us"), dest.parse().expect("ip"))
+        .expect("path");
+    assert_eq!(expected[1].len(), 2, "the plan has an ECMP pair at TTL 2");
+    let mut seen = std::collections::BTreeSet::new();
+    let want: std::collections::BTreeSet<usize> = expected[1].iter().copied().collect();
+    // Each Paris trace is one flow; different destination ports are different flows. With a
+    // per-flow hash, 32 flows all landing on one router would have odds of 2^-31.
+    for port in (33434..).step_by(97).take(32) {
+        if seen == want {
+            break;
+        }
+        let out = lab.exec(
+            "vp-us",
+            &[
+                "scamper",
+                "-c",
+                &format!("trace -P udp-paris -d {port}"),
+                "-i",
+                &dest,
+            ],
+        );
+        let hops = parse_scamper(&String::from_utf8_lossy(&out.stdout));
+        if let Some((2, Some(addr), _)) = hops.get(1) {
+            seen.insert(plan.owner(*addr).expect("lab address"));
+        }
+    }
+    assert_eq!(seen, want, "flows hashed onto both ECMP routers");
+}
