@@ -102,7 +102,7 @@ pub fn run(plan_path: &Path, lab_dir: &Path) -> Result<(), DaemonError> {
     }
 
     let ca = LabCa::generate()?;
-    write_file(&lab_dir.join("ca.pem"), ca.ca_pem().as_bytes())
+    crate::atomic::write_atomically(&lab_dir.join("ca.pem"), ca.ca_pem().as_bytes())
         .map_err(|e| setup_err("lab", "ca.pem", e))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -141,14 +141,6 @@ fn setup_err(node: &str, what: &str, source: std::io::Error) -> DaemonError {
         what: what.to_string(),
         source,
     }
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
 }
 
 /// Inside a node's namespace: sysctls, its TUN ends, and its service's sockets.

@@ -1,6 +1,7 @@
 //! The virtual lab: an emulated Internet in network namespaces, with delayed links, vantage
 //! nodes, messaging services and a geolocation database for its own address plan.
 
+pub mod atomic;
 pub mod control;
 pub mod daemon;
 pub mod link;

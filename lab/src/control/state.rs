@@ -4,7 +4,6 @@
 
 use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Default directory of the lab's files (tmpfs: gone with the namespaces at reboot).
@@ -83,12 +82,8 @@ impl LabState {
 
     /// Writes the state file atomically (temp + fsync + rename).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let path = Self::path(dir);
-        let tmp = path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
-        f.sync_all()?;
-        std::fs::rename(tmp, path)
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        crate::atomic::write_atomically(&Self::path(dir), &json)
     }
 }
 

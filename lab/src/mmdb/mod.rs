@@ -22,10 +22,8 @@ mod tests;
 mod tests_prop;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
@@ -213,7 +211,7 @@ impl MmdbBuilder {
     /// Writes the database to `path` atomically: temp file in the same dir + fsync + rename.
     pub fn write_to(&self, path: &Path) -> Result<(), MmdbError> {
         let bytes = self.to_bytes()?;
-        write_atomically(path, &bytes)?;
+        crate::atomic::write_atomically(path, &bytes)?;
         Ok(())
     }
 }
@@ -237,39 +235,4 @@ fn now_epoch_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Writes `bytes` to a new temp file next to `path`, fsyncs it, renames it over `path` and
-/// fsyncs the directory. The temp file is removed if anything before the rename fails.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let file_name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} does not name a file", path.display()),
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(err) = written {
-        // Best effort: the temp file may not even exist.
-        let _ = fs::remove_file(&tmp);
-        return Err(err);
-    }
-    File::open(dir)?.sync_all()
 }

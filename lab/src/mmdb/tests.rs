@@ -3,6 +3,7 @@
 
 use super::*;
 use maxminddb::{geoip2, Reader};
+use std::fs;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Command;
@@ -291,7 +292,7 @@ fn every_record_size_is_readable_by_both_readers() {
         r.verify().unwrap();
         assert_eq!(r.metadata().record_size, size.bits());
         let file = dir.0.join(format!("size{}.mmdb", size.bits()));
-        write_atomically(&file, &bytes).unwrap();
+        crate::atomic::write_atomically(&file, &bytes).unwrap();
         for ip in [
             "10.1.2.3",
             "10.1.3.1",
