@@ -75,17 +75,19 @@ fn stop(pids: &[i32]) -> usize {
         // SAFETY: kill with a valid signal.
         unsafe { libc::kill(p, libc::SIGTERM) };
     }
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline && live.iter().any(|&p| alive(p)) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_gone(&live, Duration::from_millis(500));
     for &p in live.iter().filter(|&&p| alive(p)) {
         // SAFETY: kill with a valid signal.
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
-    let deadline = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < deadline && live.iter().any(|&p| alive(p)) {
+    wait_gone(&live, Duration::from_millis(500));
+    live.len()
+}
+
+/// Waits until none of `pids` is alive, or `timeout` has passed.
+fn wait_gone(pids: &[i32], timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline && pids.iter().any(|&p| alive(p)) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    live.len()
 }

@@ -16,36 +16,9 @@ pub const WG_SOCKET_DIR: &str = "/var/run/wireguard";
 
 /// A new WireGuard key pair, made by `wg genkey` / `wg pubkey`.
 pub fn keypair() -> Result<(String, String), NetnsError> {
-    let private = output(Command::new("wg").arg("genkey"), None)?;
-    let public = output(Command::new("wg").arg("pubkey"), Some(&private))?;
+    let private = netns::run_with_stdin(Command::new("wg").arg("genkey"), "")?;
+    let public = netns::run_with_stdin(Command::new("wg").arg("pubkey"), &format!("{private}\n"))?;
     Ok((private, public))
-}
-
-fn output(cmd: &mut Command, input: Option<&str>) -> Result<String, NetnsError> {
-    use std::io::Write;
-    let line = format!("{cmd:?}");
-    let fail = |detail: String| NetnsError::Command {
-        command: line.clone(),
-        detail,
-    };
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| fail(e.to_string()))?;
-    if let (Some(mut stdin), Some(text)) = (child.stdin.take(), input) {
-        stdin
-            .write_all(format!("{text}\n").as_bytes())
-            .map_err(|e| fail(e.to_string()))?;
-    }
-    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
-    if !out.status.success() {
-        return Err(fail(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Starts wireguard-go for a vantage node; returns its process record and UAPI socket.
@@ -183,7 +156,7 @@ pub fn nft(ns: &Netns, ruleset: &str) -> Result<(), NetnsError> {
     let mut cmd = Command::new("nft");
     cmd.args(["-f", "-"]);
     ns.command(&mut cmd, false)?;
-    netns::run_with_stdin(&mut cmd, ruleset)
+    netns::run_with_stdin(&mut cmd, ruleset).map(drop)
 }
 
 fn io(node: &str) -> impl FnOnce(std::io::Error) -> NetnsError + '_ {

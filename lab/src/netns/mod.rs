@@ -188,16 +188,17 @@ pub fn run_batch(netns: Option<&str>, batch: &str) -> Result<(), NetnsError> {
         cmd.args(["-n", n]);
     }
     cmd.args(["-batch", "-"]);
-    run_with_stdin(&mut cmd, batch)
+    run_with_stdin(&mut cmd, batch).map(drop)
 }
 
-/// Runs a command to completion with `input` on stdin; its stderr is the error detail.
-pub fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<(), NetnsError> {
+/// Runs a command to completion with `input` on stdin and returns its stdout (trimmed);
+/// its stderr is the error detail.
+pub fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<String, NetnsError> {
     use std::io::Write;
     let line = format!("{cmd:?}");
     let mut child = cmd
         .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| NetnsError::Command {
@@ -217,7 +218,7 @@ pub fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<(), NetnsError> 
         detail: e.to_string(),
     })?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
         Err(NetnsError::Command {
             command: line,
