@@ -2,7 +2,7 @@
 //! them through their delay queues, and hosts every service's sockets inside the services'
 //! namespaces. `lab up` starts it and waits for its `ready` line; `lab down` stops it.
 
-use crate::link::{create_tun, pump_link, LinkStats};
+use crate::link::{create_tun, forward_into, pump_link, LinkStats};
 use crate::netns::{sysctl, Netns};
 use crate::plan::{NodePlan, Plan};
 use crate::services::{self, ChatHub, LabCa};
@@ -101,6 +101,29 @@ pub fn run(plan_path: &Path, lab_dir: &Path) -> Result<(), DaemonError> {
         sockets.push((i, setup.sockets));
     }
 
+    // Phones' ADB endpoints, published on the host's loopback (bound now, so a taken port
+    // stops `lab up` with a clear error).
+    let mut forwards = Vec::new();
+    for node in &plan.nodes {
+        let NodeRole::Phone(phone) = &node.role else {
+            continue;
+        };
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, phone.adb_port))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| {
+                setup_err(
+                    &node.name,
+                    &format!("ADB port 127.0.0.1:{}", phone.adb_port),
+                    e,
+                )
+            })?;
+        forwards.push((
+            listener,
+            Arc::new(Netns::open(&node.namespace)?),
+            node.name.clone(),
+        ));
+    }
+
     let ca = LabCa::generate()?;
     crate::atomic::write_atomically(&lab_dir.join("ca.pem"), ca.ca_pem().as_bytes())
         .map_err(|e| setup_err("lab", "ca.pem", e))?;
@@ -123,6 +146,17 @@ pub fn run(plan_path: &Path, lab_dir: &Path) -> Result<(), DaemonError> {
             tokio::spawn(async move {
                 if let Err(e) = pump_link(a, b, delay, Arc::new(LinkStats::default())).await {
                     tracing::error!(link = %name, error = %e, "link pump stopped");
+                }
+            });
+        }
+        for (listener, ns, name) in forwards {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|e| setup_err(&name, "ADB forward", e))?;
+            let target =
+                std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, crate::phone::ADB_PORT));
+            tokio::spawn(async move {
+                if let Err(e) = forward_into(listener, ns, target).await {
+                    tracing::error!(phone = %name, error = %e, "ADB forward stopped");
                 }
             });
         }
@@ -154,7 +188,10 @@ fn setup_node(plan: &Plan, index: usize, node: &NodePlan) -> Result<NodeSetup, D
         .filter(|(_, _, e)| e.node == index)
         .map(|(li, is_a, e)| (li, is_a, e.ifname.clone()))
         .collect();
-    let forwards = matches!(node.role, NodeRole::Router { .. } | NodeRole::Vantage);
+    let forwards = matches!(
+        node.role,
+        NodeRole::Router { .. } | NodeRole::Vantage | NodeRole::LabRouter { .. }
+    );
     let kind = match &node.role {
         NodeRole::Service { kind, .. } => Some(*kind),
         _ => None,
@@ -194,6 +231,7 @@ fn bind_service(kind: ServiceKind) -> std::io::Result<Vec<ServiceSocket>> {
         ServiceKind::Ntp => vec![ServiceSocket::Udp(std::net::UdpSocket::bind(("::", 123))?)],
         ServiceKind::Analytics => vec![ServiceSocket::Tcp("analytics", tcp(80)?)],
         ServiceKind::Whoami => vec![ServiceSocket::Tcp("whoami", tcp(80)?)],
+        ServiceKind::Httpdns => vec![ServiceSocket::Tcp("httpdns", tcp(80)?)],
     })
 }
 
@@ -226,6 +264,9 @@ fn start_services(
                             tokio::spawn(services::serve_chat_tls(listener, hub.clone(), tls))
                         }
                         "analytics" => tokio::spawn(services::serve_analytics(listener)),
+                        "httpdns" => {
+                            tokio::spawn(services::serve_httpdns(listener, httpdns_lookup(plan)))
+                        }
                         _ => tokio::spawn(services::serve_whoami(listener)),
                     };
                     tokio::spawn(log_end(service, what, result));
@@ -243,6 +284,19 @@ fn start_services(
         }
     }
     Ok(())
+}
+
+/// HTTP-DNS answers by the region of the node that owns the caller's address (after NAT:
+/// the lab router or vantage node the phone's traffic leaves from).
+fn httpdns_lookup(plan: &Plan) -> services::HttpDnsLookup {
+    let plan = Arc::new(plan.clone());
+    Arc::new(move |peer, name| {
+        let region = &plan.nodes[plan.owner(peer)?].region;
+        plan.dns_for_region(region)
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| std::net::IpAddr::V4(a.addr4))
+    })
 }
 
 async fn log_end(

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod link;
 pub mod mmdb;
 pub mod netns;
+pub mod phone;
 pub mod plan;
 pub mod services;
 pub mod topology;

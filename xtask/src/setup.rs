@@ -16,7 +16,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "userspace WireGuard on vantage nodes (this kernel has no module)",
     ),
     ("wireguard-tools", "wg: keys and WireGuard configuration"),
-    ("dnsmasq-base", "vantage-node resolvers"),
+    ("dnsmasq-base", "vantage-node resolvers, lab routers' DHCP"),
     ("scamper", "reference traceroute the lab is checked with"),
     ("traceroute", "reference traceroute"),
     (
@@ -28,7 +28,19 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "HTTP client for lab tests (whoami through a tunnel)",
     ),
     ("bind9-dnsutils", "dig, DNS client for lab tests"),
-    ("iputils-ping", "ping, for lab checks"),
+    (
+        "iputils-ping",
+        "ping, for lab checks and the emulated phones' `ping`",
+    ),
+    ("udhcpc", "the emulated phones' DHCP client"),
+    (
+        "iptables",
+        "the emulated phones' `iptables` (per-app firewall by UID)",
+    ),
+    (
+        "adb",
+        "the real adb client the emulated phones are tested with",
+    ),
 ];
 
 fn installed(package: &str) -> bool {

@@ -68,6 +68,16 @@ enum LabCommand {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// An emulated phone (started by `lab up` in the phone's namespace; not for direct use).
+    #[command(hide = true)]
+    Phone {
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 fn load_plan(path: Option<&PathBuf>) -> Result<Plan> {
@@ -90,6 +100,7 @@ pub fn run(args: LabArgs) -> Result<i32> {
             let daemon = DaemonCommand {
                 program: exe,
                 args: vec!["-v".into(), "lab".into(), "daemon".into()],
+                phone_args: vec!["-v".into(), "lab".into(), "phone".into()],
             };
             let report = control::up(&plan, &daemon, &dir).context("lab up")?;
             if json {
@@ -171,6 +182,11 @@ pub fn run(args: LabArgs) -> Result<i32> {
             matador_lab::daemon::run(&plan, &dir)?;
             Ok(0)
         }
+        LabCommand::Phone { plan, name, dir } => {
+            matador_lab::phone::run(&plan, &name, &dir)
+                .with_context(|| format!("emulated phone {name}"))?;
+            Ok(0)
+        }
     }
 }
 
@@ -222,6 +238,36 @@ fn print_status(s: &control::LabStatus) {
             addr,
             x.names.join(", ")
         );
+    }
+    if !s.lab_routers.is_empty() {
+        println!(
+            "\n{:<10} {:<3} {:<14} {:<12} {:<15} phone",
+            "lab router", "cc", "uplink", "ssid", "subnet"
+        );
+        for r in &s.lab_routers {
+            let addr = r.address.map(|a| a.to_string()).unwrap_or_default();
+            let phone = r.phone.clone().unwrap_or_default();
+            println!(
+                "{:<10} {:<3} {:<14} {:<12} {:<15} {phone}",
+                r.name, r.country, addr, r.ssid, r.subnet
+            );
+        }
+    }
+    if !s.phones.is_empty() {
+        println!(
+            "\n{:<10} {:<10} {:<16} {:<16} packages",
+            "phone", "router", "adb", "model"
+        );
+        for p in &s.phones {
+            println!(
+                "{:<10} {:<10} {:<16} {:<16} {}",
+                p.name,
+                p.router,
+                p.adb,
+                p.model,
+                p.packages.join(", ")
+            );
+        }
     }
     let down: Vec<String> = s
         .processes

@@ -2,6 +2,8 @@
 
 mod configure;
 mod down;
+mod lab_router;
+mod phones;
 mod spawn;
 mod state;
 mod status;
@@ -10,12 +12,15 @@ mod vantage;
 
 pub use configure::{ip_batch, route_command, silent_ruleset};
 pub use down::{teardown, DownReport};
+pub use lab_router::{hostapd_conf, hostapd_conf_path, read_hostapd_credentials, router_dir};
+pub use phones::{phone_dir, PHONE_READY_FILE};
 pub use state::{
     alive, lab_dir, LabLock, LabState, PeerRecord, ProcessRecord, VantageRecord, DEFAULT_LAB_DIR,
 };
 pub use status::{add_peer, exec, status, LabStatus, PeerConfig};
+pub use status::{LabRouterStatus, PhoneStatus};
 pub use up::{geo_database, is_running, up, DaemonCommand, UpReport};
-pub use vantage::{dnsmasq_conf, keypair, WG_SOCKET_DIR};
+pub use vantage::{dnsmasq_conf, keypair, resolver_conf, WG_SOCKET_DIR};
 
 /// Errors of running the lab.
 #[derive(Debug, thiserror::Error)]

@@ -30,6 +30,10 @@ pub struct LabStatus {
     pub services: Vec<ServiceStatus>,
     /// Transit routers.
     pub routers: Vec<RouterStatus>,
+    /// Lab routers and their access points.
+    pub lab_routers: Vec<LabRouterStatus>,
+    /// Emulated phones and where their ADB endpoints are published.
+    pub phones: Vec<PhoneStatus>,
     /// Processes the lab started, and whether each is alive.
     pub processes: Vec<ProcessStatus>,
 }
@@ -93,6 +97,48 @@ pub struct RouterStatus {
     pub addresses: Vec<String>,
 }
 
+/// One lab router.
+#[derive(Debug, Serialize)]
+pub struct LabRouterStatus {
+    /// Node name.
+    pub name: String,
+    /// Country it stands in.
+    pub country: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Public address of its uplink.
+    pub address: Option<Ipv4Addr>,
+    /// SSID of its access point.
+    pub ssid: String,
+    /// Access point subnet.
+    pub subnet: String,
+    /// Its address on that subnet.
+    pub gateway: Ipv4Addr,
+    /// The generated hostapd configuration.
+    pub hostapd_conf: PathBuf,
+    /// Phone behind it.
+    pub phone: Option<String>,
+}
+
+/// One emulated phone.
+#[derive(Debug, Serialize)]
+pub struct PhoneStatus {
+    /// Node name.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Lab router in front of it.
+    pub router: String,
+    /// `ro.product.model`.
+    pub model: String,
+    /// Port on 127.0.0.1 of this host where its ADB endpoint is published.
+    pub adb_port: u16,
+    /// What `adb connect` takes.
+    pub adb: String,
+    /// Installed apps (package names).
+    pub packages: Vec<String>,
+}
+
 /// A process of the lab.
 #[derive(Debug, Serialize)]
 pub struct ProcessStatus {
@@ -117,6 +163,8 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
         vantage_nodes: Vec::new(),
         services: Vec::new(),
         routers: Vec::new(),
+        lab_routers: Vec::new(),
+        phones: Vec::new(),
         processes: state
             .processes
             .iter()
@@ -169,6 +217,34 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
                 geo_country: n.geo_country.clone(),
                 silent: *silent,
                 addresses: plan.addresses_of(i).iter().map(|a| a.to_string()).collect(),
+            }),
+            NodeRole::LabRouter { ap } => {
+                let gateway = n.lab_router.as_ref().map(|r| r.gateway);
+                s.lab_routers.push(LabRouterStatus {
+                    name: n.name.clone(),
+                    country: n.country.clone(),
+                    namespace: n.namespace.clone(),
+                    address: plan.public_addr(i),
+                    ssid: ap.ssid.clone(),
+                    subnet: ap.subnet.to_string(),
+                    gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    hostapd_conf: super::lab_router::hostapd_conf_path(dir, &n.name),
+                    phone: n.lab_router.as_ref().and_then(|r| r.phone.clone()),
+                })
+            }
+            NodeRole::Phone(p) => s.phones.push(PhoneStatus {
+                name: n.name.clone(),
+                namespace: n.namespace.clone(),
+                router: p.router.clone(),
+                model: p.model.clone(),
+                adb_port: p.adb_port,
+                adb: format!("127.0.0.1:{}", p.adb_port),
+                packages: p
+                    .apps
+                    .iter()
+                    .filter_map(|a| plan.app(a))
+                    .map(|a| a.package.clone())
+                    .collect(),
             }),
         }
     }

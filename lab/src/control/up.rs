@@ -5,12 +5,12 @@
 use super::configure::{ip_batch, silent_ruleset};
 use super::down::teardown;
 use super::state::{alive, LabLock, LabState, ProcessRecord, VantageRecord};
-use super::vantage;
 use super::LabError;
+use super::{lab_router, phones, vantage};
 use crate::daemon::READY_LINE;
 use crate::mmdb::{CountryRecord, MmdbBuilder};
 use crate::netns::{self, Netns};
-use crate::plan::Plan;
+use crate::plan::{Plan, RADIO_IFNAME};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,6 +24,8 @@ pub struct DaemonCommand {
     pub program: PathBuf,
     /// Arguments before `--plan`.
     pub args: Vec<String>,
+    /// Arguments that start an emulated phone, before `--plan`, `--name` and `--dir`.
+    pub phone_args: Vec<String>,
 }
 
 /// What `lab up` did.
@@ -121,6 +123,23 @@ fn build(
             )
         })
         .collect();
+    // The simulated radios: a veth from each lab router to its phone (a dummy without one).
+    let radios: String = plan
+        .nodes
+        .iter()
+        .filter_map(|n| n.lab_router.as_ref().map(|r| (n, r)))
+        .map(|(n, r)| match r.phone.as_ref().and_then(|p| plan.node(p)) {
+            Some(phone) => format!(
+                "link add {} netns {} type veth peer name {} netns {}\n",
+                r.radio_ifname, n.namespace, RADIO_IFNAME, phone.namespace
+            ),
+            None => format!(
+                "link add {} netns {} type dummy\n",
+                r.radio_ifname, n.namespace
+            ),
+        })
+        .collect();
+    let veths = veths + &radios;
     if !veths.is_empty() {
         netns::run_batch(None, &veths)?;
     }
@@ -152,6 +171,14 @@ fn build(
             peers: Vec::new(),
         });
     }
+
+    for node in &plan.nodes {
+        let Some(r) = &node.lab_router else { continue };
+        let record = lab_router::provision(node, r, dir)?;
+        state.processes.push(record);
+    }
+    state.save(dir).map_err(|e| LabError::io("state file", e))?;
+    phones::start_all(plan, daemon, dir, state)?;
 
     geo_database(plan)
         .map_err(|e| LabError::Geo(e.to_string()))?

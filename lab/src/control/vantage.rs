@@ -4,7 +4,7 @@
 use super::spawn::{spawn_in, wait_for_path};
 use super::state::{PeerRecord, ProcessRecord};
 use crate::netns::{self, Netns, NetnsError};
-use crate::plan::{NodePlan, Plan, VantagePlan};
+use crate::plan::{DnsAnswer, NodePlan, Plan, VantagePlan};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -123,10 +123,21 @@ pub fn configure(
 
 /// dnsmasq configuration: authoritative for the lab's names only, never forwarding.
 pub fn dnsmasq_conf(v: &VantagePlan, log: &Path) -> String {
+    resolver_conf(
+        "a MATAdOR lab vantage node",
+        &[v.tunnel_addr, Ipv4Addr::LOCALHOST],
+        &v.dns,
+        log,
+    )
+}
+
+/// A dnsmasq resolver listening on `listen`, answering `answers` (GeoDNS already applied)
+/// and nothing else: the lab must never ask a real resolver.
+pub fn resolver_conf(what: &str, listen: &[Ipv4Addr], answers: &[DnsAnswer], log: &Path) -> String {
     let mut c = String::new();
     let _ = writeln!(
         c,
-        "# dnsmasq resolver of a MATAdOR lab vantage node (GeoDNS answers applied)"
+        "# dnsmasq resolver of {what} (generated; GeoDNS answers applied)"
     );
     for line in [
         "no-resolv",
@@ -140,9 +151,10 @@ pub fn dnsmasq_conf(v: &VantagePlan, log: &Path) -> String {
         let _ = writeln!(c, "{line}");
     }
     let _ = writeln!(c, "log-facility={}", log.display());
-    let _ = writeln!(c, "listen-address={}", v.tunnel_addr);
-    let _ = writeln!(c, "listen-address=127.0.0.1");
-    for a in &v.dns {
+    for a in listen {
+        let _ = writeln!(c, "listen-address={a}");
+    }
+    for a in answers {
         let _ = writeln!(c, "address=/{}/{}", a.name, a.addr4);
         if let Some(a6) = a.addr6 {
             let _ = writeln!(c, "address=/{}/{}", a.name, a6);

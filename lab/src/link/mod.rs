@@ -2,8 +2,10 @@
 //! lab daemon through a fixed-delay queue each way (this kernel has no netem). An idle
 //! link is two tasks parked on epoll: no CPU.
 
+mod forward;
 mod pump;
 mod tun;
 
+pub use forward::forward_into;
 pub use pump::{pump_link, LinkStats};
 pub use tun::create_tun;

@@ -6,7 +6,7 @@ mod address;
 mod routing;
 mod walk;
 
-use crate::topology::{City, NodeRole, Topology, TopologyError};
+use crate::topology::{AccessPoint, App, City, NodeRole, Topology, TopologyError};
 use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -25,6 +25,12 @@ pub struct Plan {
     pub nodes: Vec<NodePlan>,
     /// One entry per delayed link.
     pub links: Vec<LinkPlan>,
+    /// Messenger apps the phones can have.
+    #[serde(default)]
+    pub apps: Vec<App>,
+    /// GeoDNS answers of each region, for services that answer by the caller's region.
+    #[serde(default)]
+    pub region_dns: Vec<(String, Vec<DnsAnswer>)>,
 }
 
 /// One node: a namespace with its interfaces' routes and its role.
@@ -49,7 +55,30 @@ pub struct NodePlan {
     pub routes: Vec<Route>,
     /// WireGuard, NAT and resolver settings of a vantage node.
     pub vantage: Option<VantagePlan>,
+    /// Access point, DHCP and uplink settings of a lab router.
+    #[serde(default)]
+    pub lab_router: Option<LabRouterPlan>,
 }
+
+/// A lab router's access point side and uplink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabRouterPlan {
+    /// Interface of the simulated radio toward the phone.
+    pub radio_ifname: String,
+    /// Its address on the access point's subnet (the phones' gateway and resolver).
+    pub gateway: Ipv4Addr,
+    /// The access point.
+    pub ap: AccessPoint,
+    /// Uplink interface (NAT goes out there).
+    pub uplink: String,
+    /// Phone behind the access point, if any.
+    pub phone: Option<String>,
+    /// What the router's own resolver answers (its region's GeoDNS answers).
+    pub dns: Vec<DnsAnswer>,
+}
+
+/// Interface name of the simulated Wi-Fi link, on the router and on the phone alike.
+pub const RADIO_IFNAME: &str = "wlan0";
 
 /// A link between two namespaces; delayed ones are pumped through a queue by the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,6 +192,39 @@ impl Plan {
             } else {
                 None
             };
+            let lab_router = match &n.role {
+                NodeRole::LabRouter { ap } => {
+                    let uplink =
+                        stub_end(&links, i)
+                            .map(|e| e.ifname.clone())
+                            .ok_or_else(|| {
+                                topo.error(
+                                    Some(n.position),
+                                    format!("lab router `{}` has no uplink", n.name),
+                                )
+                            })?;
+                    let gateway = ap.subnet.hosts().next().ok_or_else(|| {
+                        topo.error(
+                            Some(n.position),
+                            format!("subnet {} has no host address", ap.subnet),
+                        )
+                    })?;
+                    let phone = topo
+                        .nodes
+                        .iter()
+                        .find(|p| matches!(&p.role, NodeRole::Phone(r) if r.router == n.name))
+                        .map(|p| p.name.clone());
+                    Some(LabRouterPlan {
+                        radio_ifname: RADIO_IFNAME.to_string(),
+                        gateway,
+                        ap: ap.clone(),
+                        uplink,
+                        phone,
+                        dns: dns_answers(topo, &links, &n.region),
+                    })
+                }
+                _ => None,
+            };
             nodes.push(NodePlan {
                 name: n.name.clone(),
                 namespace: format!("{NAMESPACE_PREFIX}{}", n.name),
@@ -173,18 +235,42 @@ impl Plan {
                 geo_country: n.geo_claim.clone().unwrap_or_else(|| n.country.clone()),
                 routes: routes[i].clone(),
                 vantage,
+                lab_router,
             });
         }
+        let mut regions: Vec<&String> = topo.nodes.iter().map(|n| &n.region).collect();
+        regions.sort();
+        regions.dedup();
+        let region_dns = regions
+            .into_iter()
+            .map(|r| (r.clone(), dns_answers(topo, &links, r)))
+            .collect();
         Ok(Plan {
             name: topo.name.clone(),
             nodes,
             links,
+            apps: topo.apps.clone(),
+            region_dns,
         })
     }
 
     /// A node by name.
     pub fn node(&self, name: &str) -> Option<&NodePlan> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// An app by name.
+    pub fn app(&self, name: &str) -> Option<&App> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+
+    /// The GeoDNS answers a caller in `region` gets.
+    pub fn dns_for_region(&self, region: &str) -> &[DnsAnswer] {
+        self.region_dns
+            .iter()
+            .find(|(r, _)| r == region)
+            .map(|(_, a)| a.as_slice())
+            .unwrap_or(&[])
     }
 
     /// All addresses of a node (index into `nodes`), IPv4 then IPv6.

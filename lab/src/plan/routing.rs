@@ -45,8 +45,9 @@ pub(super) fn routes(
     let d6 = distances(topo, |li| links[li].a.addr6.is_some());
     let n = topo.nodes.len();
 
-    for (i, row) in d4.iter().enumerate() {
-        if let Some(j) = row.iter().position(|&d| d >= INF) {
+    let online = |i: &usize| !topo.nodes[*i].is_phone();
+    for (i, row) in d4.iter().enumerate().filter(|(i, _)| online(i)) {
+        if let Some(j) = (0..n).filter(online).find(|&j| row[j] >= INF) {
             let (a, b) = (&topo.nodes[i], &topo.nodes[j]);
             return Err(topo.error(
                 Some(b.position),

@@ -3,7 +3,8 @@
 //! Persistent connections and pipelining are supported; chunked request bodies are not (`501`).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -39,17 +40,28 @@ pub async fn serve_analytics(listener: TcpListener) -> io::Result<()> {
     serve(listener, Service::Analytics).await
 }
 
-#[derive(Clone, Copy, Debug)]
+/// What an HTTP-DNS server answers: the address of a name for a caller at an address.
+pub type HttpDnsLookup = Arc<dyn Fn(IpAddr, &str) -> Option<IpAddr> + Send + Sync>;
+
+/// HTTP-DNS as some messengers use it: `GET /d?dn=NAME` answers `"<address>\n"` for the
+/// caller's location (404 for names it does not know), bypassing the phone's resolver.
+pub async fn serve_httpdns(listener: TcpListener, lookup: HttpDnsLookup) -> io::Result<()> {
+    serve(listener, Service::Httpdns(lookup)).await
+}
+
+#[derive(Clone)]
 enum Service {
     Whoami,
     Analytics,
+    Httpdns(HttpDnsLookup),
 }
 
 impl Service {
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             Service::Whoami => "whoami",
             Service::Analytics => "analytics",
+            Service::Httpdns(_) => "httpdns",
         }
     }
 }
@@ -77,8 +89,9 @@ async fn serve(listener: TcpListener, service: Service) -> io::Result<()> {
     let acceptor = Acceptor::new(listener, service.name());
     loop {
         let (stream, peer, permit) = acceptor.accept().await?;
+        let service = service.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, peer, service).await {
+            if let Err(e) = serve_connection(stream, peer, service.clone()).await {
                 tracing::debug!(service = service.name(), %peer, error = %e, "http connection failed");
             }
             drop(permit);
@@ -94,17 +107,17 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, service: Service)
             Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(Ok(head)))) => head,
             Ok(Ok(Some(Err(reject)))) => {
-                return reject_and_close(&mut conn, peer, service, reject).await
+                return reject_and_close(&mut conn, peer, &service, reject).await
             }
             Ok(Err(e)) => return Err(e),
         };
         if head.chunked {
-            return reject_and_close(&mut conn, peer, service, Reject(501, "Not Implemented"))
+            return reject_and_close(&mut conn, peer, &service, Reject(501, "Not Implemented"))
                 .await;
         }
         let body_len = head.content_length.unwrap_or(0);
         if body_len > MAX_BODY {
-            return reject_and_close(&mut conn, peer, service, Reject(413, "Content Too Large"))
+            return reject_and_close(&mut conn, peer, &service, Reject(413, "Content Too Large"))
                 .await;
         }
         if head.expect_continue && body_len > 0 && !head.http10 {
@@ -121,7 +134,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, service: Service)
         } else {
             !head.close
         };
-        let response = respond(service, &head, peer, keep_alive);
+        let response = respond(&service, &head, peer, keep_alive);
         conn.get_mut().write_all(&response).await?;
         tracing::info!(service = service.name(), %peer, method = ?excerpt(&head.method),
             target = ?excerpt(&head.target), host = ?excerpt(&head.host),
@@ -134,9 +147,29 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, service: Service)
     conn.get_mut().shutdown().await
 }
 
-fn respond(service: Service, head: &Head, peer: SocketAddr, keep_alive: bool) -> Vec<u8> {
+fn respond(service: &Service, head: &Head, peer: SocketAddr, keep_alive: bool) -> Vec<u8> {
     let connection = if keep_alive { "keep-alive" } else { "close" };
     match service {
+        Service::Httpdns(lookup) => {
+            let answer = head
+                .target
+                .strip_prefix("/d?dn=")
+                .map(|name| name.split('&').next().unwrap_or(name))
+                .and_then(|name| lookup(peer.ip().to_canonical(), name));
+            let (status, body) = match answer {
+                Some(addr) => ("200 OK", format!("{addr}\n")),
+                None => ("404 Not Found", String::new()),
+            };
+            let mut out = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+                 Cache-Control: no-store\r\nConnection: {connection}\r\n\r\n",
+                body.len()
+            );
+            if head.method != "HEAD" {
+                out.push_str(&body);
+            }
+            out.into_bytes()
+        }
         Service::Whoami => {
             let body = format!("{}\n", peer.ip().to_canonical());
             let mut out = format!(
@@ -158,7 +191,7 @@ fn respond(service: Service, head: &Head, peer: SocketAddr, keep_alive: bool) ->
 async fn reject_and_close(
     conn: &mut LineReader<TcpStream>,
     peer: SocketAddr,
-    service: Service,
+    service: &Service,
     Reject(status, reason): Reject,
 ) -> io::Result<()> {
     tracing::info!(service = service.name(), %peer, status, reason, "http request rejected");

@@ -68,10 +68,10 @@ mod tls;
 
 pub use chat::{serve_chat, serve_chat_tls};
 pub use chat_client::{ChatClient, ChatEvent};
-pub use http::{serve_analytics, serve_whoami};
+pub use http::{serve_analytics, serve_httpdns, serve_whoami, HttpDnsLookup};
 pub use hub::ChatHub;
 pub use ntp::serve_ntp;
-pub use tls::LabCa;
+pub use tls::{client_config_from_pem, LabCa};
 
 use std::io;
 use std::net::SocketAddr;

@@ -127,6 +127,53 @@ impl LabCa {
     }
 }
 
+/// A rustls client config that trusts the lab CA given as PEM (what an emulated phone has
+/// installed as a user CA).
+pub fn client_config_from_pem(pem: &str) -> Result<Arc<rustls::ClientConfig>, ServiceError> {
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END CERTIFICATE-----"))
+        .collect();
+    let der = base64_decode(&body)
+        .ok_or_else(|| ServiceError::InvalidArgument("CA PEM is not base64".into()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(der))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Standard base64 (RFC 4648) without line breaks; `None` on any other character.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in bytes {
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +187,31 @@ mod tests {
             pem.trim_end().ends_with("-----END CERTIFICATE-----"),
             "{pem}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_client_trusting_the_pem_completes_a_handshake_with_a_lab_server() {
+        let ca = LabCa::generate().expect("generate CA");
+        let server = ca.server_config(&["chat.example".into()]).expect("server");
+        let client = client_config_from_pem(&ca.ca_pem()).expect("client config");
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let accept =
+            tokio::spawn(async move { tokio_rustls::TlsAcceptor::from(server).accept(b).await });
+        let name = rustls::pki_types::ServerName::try_from("chat.example").expect("name");
+        let connected = tokio_rustls::TlsConnector::from(client)
+            .connect(name, a)
+            .await;
+        assert!(connected.is_ok(), "{:?}", connected.err());
+        assert!(accept.await.expect("join").is_ok());
+    }
+
+    #[test]
+    fn a_pem_that_is_not_base64_is_refused() {
+        assert_eq!(base64_decode("TWFu"), Some(b"Man".to_vec()));
+        assert!(client_config_from_pem(
+            "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----"
+        )
+        .is_err());
     }
 
     #[test]

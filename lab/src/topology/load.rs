@@ -3,6 +3,7 @@
 
 use super::checks::{check_geodns, check_iso, check_name, checked_address};
 use super::delay::one_way_delay_ms;
+use super::edge::{check_ap, check_apps, check_phone, AccessPoint, App, PhoneRole};
 use super::model::{City, ServiceKind, TopologyFile};
 use serde_saphyr::Spanned;
 use std::collections::{HashMap, HashSet};
@@ -55,6 +56,14 @@ pub enum NodeRole {
         /// Resolver regions it is the GeoDNS answer for (empty: the default answer).
         regions: Vec<String>,
     },
+    /// A lab router: `matador-routerd`'s home, serving one phone's access point.
+    #[serde(rename = "lab_router")]
+    LabRouter {
+        /// Its access point.
+        ap: AccessPoint,
+    },
+    /// An emulated phone, off the Internet until it joins its lab router's access point.
+    Phone(PhoneRole),
 }
 
 /// A checked node.
@@ -82,6 +91,11 @@ impl Node {
     /// Whether the node forwards traffic of others.
     pub fn is_router(&self) -> bool {
         matches!(self.role, NodeRole::Router { .. })
+    }
+
+    /// Whether the node is a phone, which reaches the Internet only over its Wi-Fi.
+    pub fn is_phone(&self) -> bool {
+        matches!(self.role, NodeRole::Phone(_))
     }
 }
 
@@ -113,6 +127,8 @@ pub struct Topology {
     pub nodes: Vec<Node>,
     /// All links, router-router and stub attachments.
     pub links: Vec<TopoLink>,
+    /// Messenger apps phones can have.
+    pub apps: Vec<App>,
 }
 
 impl Topology {
@@ -267,6 +283,53 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         };
         add_node(&s.name, &s.country, &s.city, role, None, address)?;
     }
+    let mut subnets: Vec<ipnet::Ipv4Net> = Vec::new();
+    for r in &raw.lab_routers {
+        let ap = check_ap(&r.ap).map_err(|(p, m)| err(p, m))?;
+        if let Some(other) = subnets
+            .iter()
+            .find(|n| n.contains(&ap.subnet.network()) || ap.subnet.contains(&n.network()))
+        {
+            return Err(err(
+                pos(&r.ap.subnet),
+                format!("access point subnet {} overlaps {other}", ap.subnet),
+            ));
+        }
+        subnets.push(ap.subnet);
+        let address = checked_address(&r.address).map_err(|(p, m)| err(p, m))?;
+        let role = NodeRole::LabRouter { ap };
+        add_node(&r.name, &r.country, &r.city, role, None, address)?;
+    }
+    let apps = check_apps(&raw).map_err(|(p, m)| err(p, m))?;
+    let mut taken_routers = HashSet::new();
+    for (i, p) in raw.phones.iter().enumerate() {
+        let role = check_phone(p, i, &raw, &mut taken_routers).map_err(|(p, m)| err(p, m))?;
+        let Some(router) = raw.lab_routers.iter().find(|r| r.name.value == role.router) else {
+            continue;
+        };
+        add_node(
+            &p.name,
+            &router.country,
+            &router.city,
+            NodeRole::Phone(role),
+            None,
+            None,
+        )?;
+    }
+    let mut ports = HashSet::new();
+    for n in &nodes {
+        if let NodeRole::Phone(p) = &n.role {
+            if !ports.insert(p.adb_port) {
+                return Err(err(
+                    n.position,
+                    format!(
+                        "phone `{}`: adb_port {} is taken by another phone",
+                        n.name, p.adb_port
+                    ),
+                ));
+            }
+        }
+    }
 
     let index: HashMap<String, usize> = nodes
         .iter()
@@ -342,7 +405,8 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         .vantage_nodes
         .iter()
         .map(|v| (&v.name, &v.attach, v.ipv6))
-        .chain(raw.services.iter().map(|s| (&s.name, &s.attach, s.ipv6)));
+        .chain(raw.services.iter().map(|s| (&s.name, &s.attach, s.ipv6)))
+        .chain(raw.lab_routers.iter().map(|r| (&r.name, &r.attach, false)));
     for (name, attach, ipv6) in stubs {
         let a = router_ref(attach, "attach point")?;
         let b = index[&name.value];
@@ -364,6 +428,7 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         file: file.to_string(),
         nodes,
         links,
+        apps,
     })
 }
 

@@ -2,6 +2,7 @@
 //! services and links. Unknown keys are rejected; names keep their YAML position so that
 //! semantic errors (a link to a missing node) can point at the line.
 
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use std::net::Ipv4Addr;
@@ -22,6 +23,15 @@ pub struct TopologyFile {
     pub services: Vec<ServiceDef>,
     /// Links between transit routers (stub nodes attach with `attach`).
     pub links: Vec<LinkDef>,
+    /// Lab routers: where `matador-routerd` runs, each serving one access point.
+    #[serde(default)]
+    pub lab_routers: Vec<LabRouterDef>,
+    /// Emulated Android phones, each on a lab router's access point.
+    #[serde(default)]
+    pub phones: Vec<PhoneDef>,
+    /// Emulated messenger apps that phones can have installed.
+    #[serde(default)]
+    pub apps: Vec<AppDef>,
 }
 
 /// A country, with the city whose coordinates its nodes use by default.
@@ -100,6 +110,9 @@ pub enum ServiceKind {
     Analytics,
     /// HTTP service on TCP 80 answering with the caller's address.
     Whoami,
+    /// HTTP-DNS on TCP 80 (`GET /d?dn=NAME`): answers by the caller's region, as some
+    /// messengers resolve their servers over HTTP instead of the resolver they were given.
+    Httpdns,
 }
 
 /// A network service hosted in one country.
@@ -150,4 +163,87 @@ pub struct LinkDef {
     /// Whether the link also carries IPv6.
     #[serde(default)]
     pub ipv6: bool,
+}
+
+/// A lab router: its uplink is a line in its country; its "radio" is a veth to its phone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabRouterDef {
+    /// Node name; the namespace is `mtd-<name>`.
+    pub name: Spanned<String>,
+    /// Country the router stands in.
+    pub country: Spanned<String>,
+    /// City, when not the country's default city.
+    #[serde(default)]
+    pub city: Option<City>,
+    /// Transit router its uplink connects to.
+    pub attach: Spanned<String>,
+    /// Public IPv4 address of the uplink (else one from the documentation ranges).
+    #[serde(default)]
+    pub address: Option<Spanned<Ipv4Addr>>,
+    /// The WPA2 access point it serves.
+    pub ap: AccessPointDef,
+}
+
+/// A WPA2-PSK access point.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPointDef {
+    /// Network name (1 to 32 bytes).
+    pub ssid: Spanned<String>,
+    /// WPA2 passphrase (8 to 63 printable ASCII characters).
+    pub passphrase: Spanned<String>,
+    /// RFC 1918 subnet handed out over DHCP; the router takes its first address.
+    pub subnet: Spanned<Ipv4Net>,
+}
+
+/// An emulated Android phone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneDef {
+    /// Node name; the namespace is `mtd-<name>`.
+    pub name: Spanned<String>,
+    /// Lab router whose access point is in front of the phone.
+    pub router: Spanned<String>,
+    /// `ro.product.model`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Port on 127.0.0.1 of the host where its ADB endpoint is published.
+    #[serde(default)]
+    pub adb_port: Option<Spanned<u16>>,
+    /// The phone its apps send messages to.
+    #[serde(default)]
+    pub contact: Option<Spanned<String>>,
+    /// Installed apps (names under `apps`).
+    #[serde(default)]
+    pub apps: Vec<Spanned<String>>,
+}
+
+/// An emulated messenger app.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppDef {
+    /// Name; chat services with the same `app` are its backend.
+    pub name: Spanned<String>,
+    /// Label shown on screen.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Android package name.
+    pub package: Spanned<String>,
+    /// Linux UID its sockets belong to (Android's app range is 10000-19999).
+    pub uid: Spanned<u32>,
+    /// Launcher activity (`.Main` or a full class name).
+    pub activity: String,
+    /// DNS name of its chat server.
+    pub server: String,
+    /// Chat over TLS on 443 (else plain TCP on 5222).
+    #[serde(default)]
+    pub tls: bool,
+    /// HTTP-DNS name to ask for the server's address first (as WeChat does).
+    #[serde(default)]
+    pub httpdns: Option<String>,
+    /// Text field: x, y, width, height in screen pixels.
+    pub text_field: [u32; 4],
+    /// Send button: x, y, width, height in screen pixels.
+    pub send_button: [u32; 4],
 }

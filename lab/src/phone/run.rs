@@ -1,0 +1,150 @@
+//! The phone process (`matador-host lab phone`): loads its entry from the plan, prepares its
+//! files, starts its background traffic, and serves ADB on its namespace's loopback until
+//! SIGTERM. The lab daemon publishes that endpoint on the host's loopback.
+
+use super::adb::{self, AuthPolicy, Device, DeviceProperties, ShellOutput};
+use super::device::Phone;
+use super::{background, lifecycle, shell, ADB_PORT};
+use crate::control::{phone_dir, PHONE_READY_FILE};
+use crate::plan::Plan;
+use crate::topology::NodeRole;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a phone could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PhoneError {
+    /// The plan is missing, unreadable, or has no such phone.
+    #[error("plan {path}: {detail}")]
+    Plan {
+        /// Plan file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A file or socket of the phone could not be made.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The phone as adbd sees it.
+struct AdbPhone(Arc<Phone>);
+
+impl Device for AdbPhone {
+    fn properties(&self) -> DeviceProperties {
+        DeviceProperties {
+            product_name: "matador_lab".into(),
+            model: self.0.role.model.replace(' ', "_"),
+            device: "emu64".into(),
+        }
+    }
+
+    fn run(&self, command: &str) -> ShellOutput {
+        let out = shell::run_line(&self.0, command);
+        tracing::debug!(command, code = out.code, "shell");
+        ShellOutput {
+            stdout: out.stdout,
+            stderr: out.stderr,
+            exit_code: out.code,
+        }
+    }
+
+    fn files_root(&self) -> PathBuf {
+        self.0.files_root()
+    }
+
+    fn reboot(&self, _target: &str) {
+        lifecycle::reboot(&self.0);
+    }
+
+    fn authorised_keys(&self) -> PathBuf {
+        self.0.files_root().join("data/misc/adb/adb_keys")
+    }
+
+    fn auth_policy(&self) -> AuthPolicy {
+        // A lab phone whose owner tapped "Always allow" for every computer.
+        AuthPolicy::AcceptNew
+    }
+}
+
+/// Runs the phone `name` of the plan at `plan_path` until SIGTERM or SIGINT.
+pub fn run(plan_path: &Path, name: &str, lab_dir: &Path) -> Result<(), PhoneError> {
+    let plan_err = |detail: String| PhoneError::Plan {
+        path: plan_path.display().to_string(),
+        detail,
+    };
+    let text = std::fs::read_to_string(plan_path).map_err(|e| plan_err(e.to_string()))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| plan_err(e.to_string()))?;
+    let role = match plan.node(name).map(|n| &n.role) {
+        Some(NodeRole::Phone(role)) => role.clone(),
+        _ => return Err(plan_err(format!("no phone `{name}`"))),
+    };
+    let apps = role
+        .apps
+        .iter()
+        .filter_map(|a| plan.app(a))
+        .cloned()
+        .collect();
+    let dir = phone_dir(lab_dir, name);
+    let phone = Arc::new(Phone::new(
+        name,
+        role,
+        apps,
+        dir.clone(),
+        lab_dir.to_path_buf(),
+    ));
+    lifecycle::prepare_files(&phone).map_err(|source| PhoneError::Io {
+        what: "phone files",
+        source,
+    })?;
+    background::start(&phone);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| PhoneError::Io {
+            what: "runtime",
+            source,
+        })?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, ADB_PORT))
+            .await
+            .map_err(|source| PhoneError::Io {
+                what: "ADB listener",
+                source,
+            })?;
+        std::fs::write(dir.join(PHONE_READY_FILE), b"").map_err(|source| PhoneError::Io {
+            what: "ready file",
+            source,
+        })?;
+        tracing::info!(phone = %phone.name, port = ADB_PORT, "adbd listening");
+        let device: Arc<dyn Device> = Arc::new(AdbPhone(phone));
+        tokio::select! {
+            _ = adb::serve(listener, device) => {}
+            _ = wait_for_stop() => {}
+        }
+        Ok(())
+    })
+}
+
+async fn wait_for_stop() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
