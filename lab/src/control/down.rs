@@ -80,7 +80,9 @@ fn stop(pids: &[i32]) -> usize {
         // SAFETY: kill with a valid signal.
         unsafe { libc::kill(p, libc::SIGKILL) };
     }
-    wait_gone(&live, Duration::from_millis(500));
+    // A killed process still holds its sockets (the phones' ADB ports) until the kernel has
+    // closed every TUN queue it had; the next `lab up` must not race that.
+    wait_gone(&live, Duration::from_secs(10));
     live.len()
 }
 

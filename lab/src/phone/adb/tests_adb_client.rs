@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adb_client::{ADBDeviceExt, ADBListItemType, ADBTcpDevice};
+use adb_client::tcp::ADBTcpDevice;
+use adb_client::{ADBDeviceExt, ADBListItemType};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
 use super::tests_support::{binary_blob, test_key, Server};
@@ -44,22 +45,33 @@ fn adb_client_shell_push_stat_pull_list_exec() {
     assert_eq!(server.device.key_lines().len(), 1);
 
     let mut out = Vec::new();
-    device.shell_command(&"echo hello phone", Some(&mut out), None).unwrap();
+    device
+        .shell_command(&"echo hello phone", Some(&mut out), None)
+        .unwrap();
     assert_eq!(out, b"hello phone\n");
 
     let payload = binary_blob(200_000);
-    device.push(&mut payload.as_slice(), &"/sdcard/Download/up.bin").unwrap();
+    device
+        .push(&mut payload.as_slice(), &"/sdcard/Download/up.bin")
+        .unwrap();
     let stored = server.device.root().join("sdcard/Download/up.bin");
     assert_eq!(std::fs::read(&stored).unwrap(), payload);
 
     let stat = device.stat(&"/sdcard/Download/up.bin").unwrap();
     assert_eq!(stat.file_size, 200_000);
-    assert_eq!(stat.file_perm & 0o170_000, 0o100_000, "mode {:o}", stat.file_perm);
+    assert_eq!(
+        stat.file_perm & 0o170_000,
+        0o100_000,
+        "mode {:o}",
+        stat.file_perm
+    );
     let missing = device.stat(&"/sdcard/nothing").unwrap();
     assert_eq!(missing.file_perm, 0);
 
     let mut pulled = Vec::new();
-    device.pull(&"/sdcard/Download/up.bin", &mut pulled).unwrap();
+    device
+        .pull(&"/sdcard/Download/up.bin", &mut pulled)
+        .unwrap();
     assert_eq!(pulled.len(), payload.len());
     assert!(pulled == payload, "pulled bytes differ");
 
@@ -70,13 +82,21 @@ fn adb_client_shell_push_stat_pull_list_exec() {
     );
 
     let sink = Shared::default();
-    device.exec("blob", &mut std::io::empty(), Box::new(sink.clone())).unwrap();
+    device
+        .exec("blob", &mut std::io::empty(), Box::new(sink.clone()))
+        .unwrap();
     let expected = binary_blob(70_000);
     let deadline = Instant::now() + Duration::from_secs(10);
     while sink.0.lock().unwrap().len() < expected.len() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(*sink.0.lock().unwrap() == expected, "exec output differs");
+    let got = sink.0.lock().unwrap().clone();
+    let first_diff = got.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(
+        got == expected,
+        "exec output differs: {} bytes, first difference at {first_diff:?}",
+        got.len()
+    );
 }
 
 #[test]
@@ -88,7 +108,9 @@ fn adb_client_reconnects_with_a_signature() {
     let mut device = ADBTcpDevice::new_with_custom_private_key(server.addr, &key).expect("second");
     assert_eq!(server.device.key_lines().len(), 1, "known key stored twice");
     let mut out = Vec::new();
-    device.shell_command(&"echo again", Some(&mut out), None).unwrap();
+    device
+        .shell_command(&"echo again", Some(&mut out), None)
+        .unwrap();
     assert_eq!(out, b"again\n");
 }
 
@@ -102,6 +124,8 @@ fn adb_client_gets_known_keys_only_when_policy_says_so() {
     std::fs::write(server.device.keys_path(), line).unwrap();
     let mut device = ADBTcpDevice::new_with_custom_private_key(server.addr, &key).expect("connect");
     let mut out = Vec::new();
-    device.shell_command(&"echo known", Some(&mut out), None).unwrap();
+    device
+        .shell_command(&"echo known", Some(&mut out), None)
+        .unwrap();
     assert_eq!(out, b"known\n");
 }

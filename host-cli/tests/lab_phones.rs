@@ -1,0 +1,334 @@
+//! Lab tests of the emulated phones, driven the way the host drives real ones: the real
+//! `adb` client (through its server) and the `adb_client` crate (straight to the device and
+//! through the server) run shell commands, pull files and take PNG screenshots; a message
+//! crosses from phone A to phone B through the global messenger; the per-app firewall keeps
+//! it on phone A.
+
+mod common;
+
+use adb_client::server::ADBServer;
+use adb_client::tcp::ADBTcpDevice;
+use adb_client::ADBDeviceExt;
+use common::Lab;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// A private adb server (its own port and HOME, so its key is the test's), killed on drop.
+struct AdbServer {
+    home: tempfile::TempDir,
+    port: u16,
+}
+
+impl AdbServer {
+    fn start() -> AdbServer {
+        let home = tempfile::tempdir().expect("tempdir");
+        let port = 15_037 + (std::process::id() % 1000) as u16;
+        let s = AdbServer { home, port };
+        let out = s.adb(&["start-server"]);
+        assert!(
+            out.status.success(),
+            "adb start-server: {}",
+            text(&out.stderr)
+        );
+        s
+    }
+
+    fn adb(&self, args: &[&str]) -> Output {
+        Command::new("adb")
+            .args(args)
+            .env("HOME", self.home.path())
+            .env("ANDROID_ADB_SERVER_PORT", self.port.to_string())
+            .output()
+            .expect("the adb client runs (apt install adb)")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.home.path().join(".android/adbkey")
+    }
+
+    /// adb_client runs `adb start-server` itself; this wrapper points it at our server.
+    fn wrapper(&self) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.home.path().join("adb-wrapper");
+        let script = format!(
+            "#!/bin/sh\nexport HOME='{}' ANDROID_ADB_SERVER_PORT={}\nexec adb \"$@\"\n",
+            self.home.path().display(),
+            self.port
+        );
+        std::fs::write(&path, script).expect("wrapper");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for AdbServer {
+    fn drop(&mut self) {
+        let _ = self.adb(&["kill-server"]);
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn phone_port(lab: &Lab, name: &str) -> u16 {
+    lab.status()["phones"]
+        .as_array()
+        .expect("phones")
+        .iter()
+        .find(|p| p["name"] == name)
+        .and_then(|p| p["adb_port"].as_u64())
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("the phone's ADB port is in lab status")
+}
+
+fn shell(device: &mut ADBTcpDevice, command: &str) -> String {
+    let mut out = Vec::new();
+    device
+        .shell_command(&command, Some(&mut out), None)
+        .unwrap_or_else(|e| panic!("{command}: {e}"));
+    text(&out)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn real_adb_and_adb_client_run_a_shell_command_pull_a_file_and_take_a_png() {
+    let lab = Lab::up();
+    let port = phone_port(&lab, "phone-a");
+    let serial = format!("127.0.0.1:{port}");
+    let server = AdbServer::start();
+
+    // The real adb client, through its server.
+    let connect = server.adb(&["connect", &serial]);
+    assert!(connect.status.success(), "{}", text(&connect.stderr));
+    wait_for("the adb server to see the phone as a device", || {
+        text(&server.adb(&["devices"]).stdout).contains(&format!("{serial}\tdevice"))
+    });
+    let model = server.adb(&["-s", &serial, "shell", "getprop", "ro.product.model"]);
+    assert_eq!(text(&model.stdout), "Pixel 7\n");
+    let missing = server.adb(&["-s", &serial, "shell", "no-such-tool"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(127),
+        "shell v2 carries the exit code"
+    );
+    assert_eq!(
+        text(&missing.stderr),
+        "/system/bin/sh: no-such-tool: not found\n"
+    );
+    let shot = server.adb(&["-s", &serial, "exec-out", "screencap", "-p"]);
+    assert!(
+        shot.stdout.starts_with(PNG_MAGIC),
+        "exec-out screencap -p is a PNG"
+    );
+    let saved = server.adb(&[
+        "-s",
+        &serial,
+        "shell",
+        "screencap",
+        "-p",
+        "/sdcard/Pictures/home.png",
+    ]);
+    assert!(saved.status.success(), "{}", text(&saved.stderr));
+    let local = server.home.path().join("home.png");
+    let pulled = server.adb(&[
+        "-s",
+        &serial,
+        "pull",
+        "/sdcard/Pictures/home.png",
+        &local.to_string_lossy(),
+    ]);
+    assert!(pulled.status.success(), "{}", text(&pulled.stderr));
+    let png = std::fs::read(&local).expect("pulled file");
+    assert!(png.starts_with(PNG_MAGIC));
+    assert_eq!(
+        matador_lab::phone::screen::png_dimensions(&png),
+        Some(matador_lab::topology::SCREEN_SIZE)
+    );
+
+    // adb_client straight to the device, with the same key (already authorised).
+    let mut device = ADBTcpDevice::new_with_custom_private_key(
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
+        server.key(),
+    )
+    .expect("adb_client connects straight to the phone");
+    assert_eq!(shell(&mut device, "getprop ro.product.model"), "Pixel 7\n");
+    let mut file = Vec::new();
+    device
+        .pull(&"/sdcard/Pictures/home.png", &mut file)
+        .expect("adb_client pulls");
+    assert_eq!(file, png, "both clients pull the same bytes");
+    let mut shot = Vec::new();
+    device
+        .shell_command(&"screencap -p", Some(&mut shot), None)
+        .expect("screencap");
+    assert!(shot.starts_with(PNG_MAGIC), "screencap over adb_client");
+
+    // adb_client through the adb server.
+    let mut via_server = ADBServer::new_from_path(
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port),
+        Some(server.wrapper()),
+    );
+    let mut device = via_server
+        .get_device_by_name(&serial)
+        .expect("the server lists the phone");
+    let mut out = Vec::new();
+    device
+        .shell_command(&"pm list packages -U global", Some(&mut out), None)
+        .expect("shell through the server");
+    assert_eq!(
+        text(&out),
+        "package:com.globalmessenger.android uid:10123\n"
+    );
+    let mut file = Vec::new();
+    device
+        .pull(&"/sdcard/Pictures/home.png", &mut file)
+        .expect("pull through the server");
+    assert_eq!(file, png);
+}
+
+fn join_wifi(device: &mut ADBTcpDevice, ssid: &str, psk: &str) {
+    shell(
+        device,
+        &format!("cmd wifi connect-network {ssid} wpa2 {psk}"),
+    );
+    let status = shell(device, "cmd wifi status");
+    assert!(
+        status.contains(&format!("Wifi is connected to \"{ssid}\"")),
+        "{status}"
+    );
+}
+
+fn type_and_send(device: &mut ADBTcpDevice, text: &str) {
+    // The app's text field and send button in the default topology.
+    shell(device, "input tap 100 1500");
+    shell(device, &format!("input text '{}'", text.replace(' ', "%s")));
+    shell(device, "input tap 640 1520");
+}
+
+fn device(lab: &Lab, name: &str, key: &Path) -> ADBTcpDevice {
+    let port = phone_port(lab, name);
+    ADBTcpDevice::new_with_custom_private_key(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port), key)
+        .expect("adb_client connects")
+}
+
+#[test]
+fn a_message_from_phone_a_reaches_phone_b_and_the_per_app_firewall_keeps_it_on_a() {
+    let lab = Lab::up();
+    let server = AdbServer::start();
+    let mut a = device(&lab, "phone-a", &server.key());
+    let mut b = device(&lab, "phone-b", &server.key());
+
+    // A wrong passphrase does not connect, as on Android.
+    shell(
+        &mut a,
+        "cmd wifi connect-network matador-a wpa2 not-the-passphrase",
+    );
+    assert!(shell(&mut a, "cmd wifi status").contains("Wifi is not connected"));
+    join_wifi(&mut a, "matador-a", "lab-passphrase-a");
+    join_wifi(&mut b, "matador-b", "lab-passphrase-b");
+    assert!(shell(&mut a, "ip -4 addr show wlan0").contains("inet 10.77.1."));
+
+    for phone in [&mut a, &mut b] {
+        let started = shell(
+            phone,
+            "am start -n com.globalmessenger.android/.HomeActivity",
+        );
+        assert!(started.starts_with("Starting: Intent"), "{started}");
+    }
+    wait_for("both apps to log in", || {
+        [&mut a, &mut b]
+            .into_iter()
+            .all(|p| shell(p, "logcat -d -s GlobalMessenger").contains("login ok"))
+    });
+    assert!(shell(&mut a, "dumpsys window")
+        .contains("mCurrentFocus=Window{7e1a2b u0 com.globalmessenger.android/"));
+
+    type_and_send(&mut a, "hello from A");
+    wait_for("phone B to receive the message", || {
+        shell(&mut b, "logcat -d -s GlobalMessenger")
+            .contains("received id=1 from=phone-a text=\"hello from A\"")
+    });
+    wait_for("phone A to see it delivered", || {
+        shell(&mut a, "logcat -d -s GlobalMessenger").contains("delivered id=1")
+    });
+
+    // Per-app firewall: only the Swiss messenger's UID may use Wi-Fi.
+    for rule in [
+        "iptables -A OUTPUT -o wlan0 -m owner --uid-owner 10124 -j ACCEPT",
+        "iptables -A OUTPUT -o wlan0 -j DROP",
+    ] {
+        shell(&mut a, rule);
+    }
+    let rules = shell(&mut a, "iptables -S OUTPUT");
+    assert!(
+        rules.contains(
+            "-A OUTPUT -o wlan0 -m owner --uid-owner 10124 -j ACCEPT\n-A OUTPUT -o wlan0 -j DROP"
+        ),
+        "{rules}"
+    );
+    shell(&mut a, "am force-stop com.globalmessenger.android");
+    shell(
+        &mut a,
+        "am start -n com.globalmessenger.android/.HomeActivity",
+    );
+    type_and_send(&mut a, "blocked");
+    wait_for("the blocked app to report it is offline", || {
+        shell(&mut a, "logcat -d -s GlobalMessenger").contains("offline:")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let log_b = shell(&mut b, "logcat -d -s GlobalMessenger");
+    assert!(
+        !log_b.contains("blocked"),
+        "the message left phone A: {log_b}"
+    );
+    assert!(!shell(&mut a, "logcat -d -s GlobalMessenger").contains("text=\"blocked\""));
+    // The allowed app still gets out.
+    shell(&mut a, "am start -n ch.swissmessenger.app/.MainActivity");
+    wait_for("the allowed app to log in", || {
+        shell(&mut a, "logcat -d -s SwissMessenger").contains("login ok")
+    });
+}
+
+#[test]
+fn malformed_adb_input_closes_only_that_connection() {
+    use std::io::{Read, Write};
+    let lab = Lab::up();
+    let port = phone_port(&lab, "phone-b");
+    let server = AdbServer::start();
+    let mut bad = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+    bad.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // A CNXN header with a payload length far above the limit.
+    let mut header = Vec::new();
+    for word in [
+        0x4e58_4e43u32,
+        0x0100_0001,
+        0x0004_0000,
+        0x4000_0000,
+        0,
+        !0x4e58_4e43u32,
+    ] {
+        header.extend_from_slice(&word.to_le_bytes());
+    }
+    bad.write_all(&header).expect("write");
+    let mut rest = Vec::new();
+    let closed = bad.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok() && rest.is_empty(),
+        "the phone closes the connection: {closed:?}"
+    );
+    let mut good = device(&lab, "phone-b", &server.key());
+    assert_eq!(shell(&mut good, "echo still serving"), "still serving\n");
+}
