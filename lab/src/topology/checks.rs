@@ -1,7 +1,8 @@
 //! Field checks of a topology file: ISO codes, node names, address ranges, GeoDNS answers.
 
-use super::load::{pos, TopologyError};
+use super::load::pos;
 use super::model::TopologyFile;
+use super::types::TopologyError;
 use serde_saphyr::Spanned;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

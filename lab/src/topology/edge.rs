@@ -6,6 +6,7 @@ use super::load::pos;
 use super::model::{AccessPointDef, AppDef, PhoneDef, TopologyFile};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
 use std::collections::HashSet;
 
 /// First port on 127.0.0.1 where phones' ADB endpoints are published, one per phone.
@@ -171,8 +172,8 @@ pub(super) fn check_apps(raw: &TopologyFile) -> Result<Vec<App>, Positioned> {
             server: a.server.clone(),
             tls: a.tls,
             httpdns: a.httpdns.clone(),
-            text_field: rect(a.text_field, at)?,
-            send_button: rect(a.send_button, at)?,
+            text_field: rect(&a.text_field)?,
+            send_button: rect(&a.send_button)?,
         });
     }
     Ok(apps)
@@ -184,6 +185,7 @@ pub(super) fn check_phone(
     index: usize,
     raw: &TopologyFile,
     taken_routers: &mut HashSet<String>,
+    taken_ports: &mut HashSet<u16>,
 ) -> Result<PhoneRole, Positioned> {
     if !raw
         .lab_routers
@@ -227,6 +229,10 @@ pub(super) fn check_phone(
             .and_then(|i| DEFAULT_ADB_PORT.checked_add(i))
             .ok_or((pos(&p.name), "too many phones".to_string()))?,
     };
+    if !taken_ports.insert(adb_port) {
+        let at = p.adb_port.as_ref().map_or(pos(&p.name), pos);
+        return Err((at, format!("adb_port {adb_port} is taken by another phone")));
+    }
     Ok(PhoneRole {
         router: p.router.value.clone(),
         model: p
@@ -245,7 +251,8 @@ fn serves_chat(raw: &TopologyFile, a: &AppDef) -> bool {
     })
 }
 
-fn rect(r: [u32; 4], at: (u64, u64)) -> Result<Rect, Positioned> {
+fn rect(r: &Spanned<[u32; 4]>) -> Result<Rect, Positioned> {
+    let (at, r) = (pos(r), r.value);
     let [x, y, w, h] = r;
     let (sw, sh) = SCREEN_SIZE;
     if w == 0 || h == 0 || x.saturating_add(w) > sw || y.saturating_add(h) > sh {

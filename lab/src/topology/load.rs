@@ -3,149 +3,16 @@
 
 use super::checks::{check_geodns, check_iso, check_name, checked_address};
 use super::delay::one_way_delay_ms;
-use super::edge::{check_ap, check_apps, check_phone, AccessPoint, App, PhoneRole};
+use super::edge::{check_ap, check_apps, check_phone};
 use super::model::{City, ServiceKind, TopologyFile};
+use super::types::{Node, NodeRole, TopoLink, Topology, TopologyError};
 use serde_saphyr::Spanned;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 /// The built-in topology used when `lab up` is given no file.
 pub const DEFAULT_TOPOLOGY: &str = include_str!("../../topologies/default.yaml");
-
-/// A topology file that cannot be used, with where and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct TopologyError {
-    /// File the topology came from (`<built-in default>` for the default).
-    pub file: String,
-    /// 1-based line and column, when the problem has a place in the file.
-    pub position: Option<(u64, u64)>,
-    /// What is wrong, and what to fix.
-    pub message: String,
-}
-
-impl fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-/// What a node of the lab is.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase")]
-pub enum NodeRole {
-    /// A transit router (a hop).
-    Router {
-        /// Sends no ICMP errors (time exceeded, unreachable).
-        silent: bool,
-    },
-    /// A vantage node (WireGuard exit, NAT, resolver).
-    Vantage,
-    /// A network service.
-    Service {
-        /// What it serves.
-        kind: ServiceKind,
-        /// The app whose backend it is.
-        app: Option<String>,
-        /// DNS names resolving to it.
-        names: Vec<String>,
-        /// Resolver regions it is the GeoDNS answer for (empty: the default answer).
-        regions: Vec<String>,
-    },
-    /// A lab router: `matador-routerd`'s home, serving one phone's access point.
-    #[serde(rename = "lab_router")]
-    LabRouter {
-        /// Its access point.
-        ap: AccessPoint,
-    },
-    /// An emulated phone, off the Internet until it joins its lab router's access point.
-    Phone(PhoneRole),
-}
-
-/// A checked node.
-#[derive(Debug, Clone)]
-pub struct Node {
-    /// Node name (namespace `mtd-<name>`).
-    pub name: String,
-    /// What the node is.
-    pub role: NodeRole,
-    /// ISO code of the country it is really in.
-    pub country: String,
-    /// Region of that country.
-    pub region: String,
-    /// Where it is.
-    pub city: City,
-    /// Country the geolocation database claims, if it lies.
-    pub geo_claim: Option<String>,
-    /// Explicit public IPv4 address of a stub node.
-    pub address: Option<Ipv4Addr>,
-    /// Position in the file, for later errors.
-    pub position: (u64, u64),
-}
-
-impl Node {
-    /// Whether the node forwards traffic of others.
-    pub fn is_router(&self) -> bool {
-        matches!(self.role, NodeRole::Router { .. })
-    }
-
-    /// Whether the node is a phone, which reaches the Internet only over its Wi-Fi.
-    pub fn is_phone(&self) -> bool {
-        matches!(self.role, NodeRole::Phone(_))
-    }
-}
-
-/// A checked link between two nodes (indices into `Topology::nodes`).
-#[derive(Debug, Clone)]
-pub struct TopoLink {
-    /// One end (for stub links, the router).
-    pub a: usize,
-    /// The other end (for stub links, the vantage node or service).
-    pub b: usize,
-    /// One-way delay in milliseconds.
-    pub delay_ms: f64,
-    /// Routing cost.
-    pub cost: u32,
-    /// Whether it carries IPv6 too.
-    pub ipv6: bool,
-    /// Position in the file.
-    pub position: (u64, u64),
-}
-
-/// A checked topology: nodes and links, references resolved.
-#[derive(Debug, Clone)]
-pub struct Topology {
-    /// Name of the topology.
-    pub name: String,
-    /// Where it was read from, for error messages.
-    pub file: String,
-    /// All nodes: routers, vantage nodes, services.
-    pub nodes: Vec<Node>,
-    /// All links, router-router and stub attachments.
-    pub links: Vec<TopoLink>,
-    /// Messenger apps phones can have.
-    pub apps: Vec<App>,
-}
-
-impl Topology {
-    /// An error about this topology at a position.
-    pub fn error(&self, position: Option<(u64, u64)>, message: String) -> TopologyError {
-        TopologyError {
-            file: self.file.clone(),
-            position,
-            message,
-        }
-    }
-
-    /// Index of a node by name.
-    pub fn node_index(&self, name: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.name == name)
-    }
-}
 
 /// Reads and checks a topology file.
 pub fn load_file(path: &Path) -> Result<Topology, TopologyError> {
@@ -301,9 +168,10 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         add_node(&r.name, &r.country, &r.city, role, None, address)?;
     }
     let apps = check_apps(&raw).map_err(|(p, m)| err(p, m))?;
-    let mut taken_routers = HashSet::new();
+    let (mut taken_routers, mut taken_ports) = (HashSet::new(), HashSet::new());
     for (i, p) in raw.phones.iter().enumerate() {
-        let role = check_phone(p, i, &raw, &mut taken_routers).map_err(|(p, m)| err(p, m))?;
+        let role = check_phone(p, i, &raw, &mut taken_routers, &mut taken_ports)
+            .map_err(|(p, m)| err(p, m))?;
         let Some(router) = raw.lab_routers.iter().find(|r| r.name.value == role.router) else {
             continue;
         };
@@ -315,20 +183,6 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
             None,
             None,
         )?;
-    }
-    let mut ports = HashSet::new();
-    for n in &nodes {
-        if let NodeRole::Phone(p) = &n.role {
-            if !ports.insert(p.adb_port) {
-                return Err(err(
-                    n.position,
-                    format!(
-                        "phone `{}`: adb_port {} is taken by another phone",
-                        n.name, p.adb_port
-                    ),
-                ));
-            }
-        }
     }
 
     let index: HashMap<String, usize> = nodes

@@ -131,3 +131,76 @@ fn syntax_errors_have_a_position() {
     let e = parse("name: x\ncountries: [\n", "broken.yaml").expect_err("syntax");
     assert!(e.position.is_some(), "{e}");
 }
+
+/// Parses the default topology with one replacement, expecting an error on the replaced
+/// line that mentions `expect`.
+fn refused_on_its_line(from: &str, to: &str, expect: &str) {
+    assert!(DEFAULT_TOPOLOGY.contains(from), "{from}");
+    let yaml = DEFAULT_TOPOLOGY.replacen(from, to, 1);
+    let e = parse(&yaml, "edge.yaml").expect_err(to);
+    let at = DEFAULT_TOPOLOGY.find(from).expect("found");
+    let line = DEFAULT_TOPOLOGY[..at].matches('\n').count() as u64 + 1;
+    assert_eq!(e.position.map(|p| p.0), Some(line), "{to}: {e}");
+    assert!(e.message.contains(expect), "{to}: {e}");
+}
+
+#[test]
+fn access_points_are_checked_as_hostapd_would() {
+    refused_on_its_line(
+        "passphrase: lab-passphrase-a",
+        "passphrase: short",
+        "8 to 63",
+    );
+    refused_on_its_line("ssid: matador-a,", "ssid: '',", "SSID");
+    refused_on_its_line("subnet: 10.77.1.0/24", "subnet: 192.0.2.0/24", "RFC 1918");
+    refused_on_its_line("subnet: 10.77.2.0/24", "subnet: 10.77.0.0/16", "overlaps");
+}
+
+#[test]
+fn phones_and_apps_must_fit_together() {
+    refused_on_its_line("    router: lr-a", "    router: ch-zrh", "not a lab router");
+    refused_on_its_line(
+        "    router: lr-b",
+        "    router: lr-a",
+        "already has a phone",
+    );
+    refused_on_its_line(
+        "    contact: phone-b",
+        "    contact: phone-z",
+        "not another phone",
+    );
+    refused_on_its_line("    adb_port: 25551", "    adb_port: 25550", "taken");
+    refused_on_its_line("    uid: 10124", "    uid: 99", "10000-19999");
+    refused_on_its_line(
+        "    package: ch.swissmessenger.app",
+        "    package: swiss",
+        "package name",
+    );
+    refused_on_its_line(
+        "    send_button: [600, 1480, 96, 96]",
+        "    send_button: [700, 1480, 96, 96]",
+        "inside",
+    );
+    let yaml = DEFAULT_TOPOLOGY.replacen(
+        "    server: chat.swiss-messenger.example",
+        "    server: chat.nowhere.example",
+        1,
+    );
+    let e = parse(&yaml, "edge.yaml").expect_err("no backend");
+    assert!(e.message.contains("chat.nowhere.example"), "{e}");
+}
+
+#[test]
+fn phones_are_off_the_internet_but_their_routers_are_not() {
+    let t = parse(DEFAULT_TOPOLOGY, "default.yaml").expect("default parses");
+    let phone = t.node_index("phone-a").expect("phone-a");
+    assert!(t.nodes[phone].is_phone());
+    assert!(t.links.iter().all(|l| l.a != phone && l.b != phone));
+    let router = t.node_index("lr-a").expect("lr-a");
+    assert_eq!(
+        t.links.iter().filter(|l| l.b == router).count(),
+        1,
+        "one uplink"
+    );
+    assert_eq!(t.nodes[phone].country, t.nodes[router].country);
+}

@@ -243,7 +243,7 @@ pub struct AppDef {
     #[serde(default)]
     pub httpdns: Option<String>,
     /// Text field: x, y, width, height in screen pixels.
-    pub text_field: [u32; 4],
+    pub text_field: Spanned<[u32; 4]>,
     /// Send button: x, y, width, height in screen pixels.
-    pub send_button: [u32; 4],
+    pub send_button: Spanned<[u32; 4]>,
 }
