@@ -2,6 +2,7 @@
 //! installs what it needs first, idempotently.
 
 mod demo;
+mod fuzz;
 mod setup;
 
 use anyhow::{bail, Result};
@@ -24,7 +25,7 @@ fn main() {
     }
 }
 
-/// The whole test suite: formatting, lints, unit tests, lab tests (as root).
+/// The whole test suite: formatting, lints, unit tests, lab tests (as root), bounded fuzzing.
 fn test() -> Result<()> {
     setup::require_root("test")?;
     setup::ensure_packages()?;
@@ -38,6 +39,8 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // Fuzzing before the tests, so the test runner's summary is the last thing printed.
+    fuzz::run_all()?;
     let status = Command::new("cargo")
         .args(["test", "--workspace"])
         .status()?;
