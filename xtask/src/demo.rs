@@ -1,5 +1,6 @@
 //! The demo: bring the virtual lab up, trace across it from two vantage nodes with the
-//! Debian tools, name the countries on the way, and tear it down again (also on failure).
+//! Debian tools, name the countries on the way, send a message between the emulated phones,
+//! and tear it down again (also on failure).
 
 use crate::setup;
 use anyhow::{Context, Result};
@@ -67,6 +68,10 @@ pub fn run() -> Result<()> {
             .collect();
         println!("   countries: {}", countries.join(" -> "));
     }
+    let out_dir =
+        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+            .join("demo");
+    crate::demo_phones::run(&status, &out_dir)?;
     drop(guard);
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! installs what it needs first, idempotently.
 
 mod demo;
+mod demo_phones;
 mod fuzz;
 mod setup;
 

@@ -110,6 +110,8 @@ pub struct LabRouterStatus {
     pub address: Option<Ipv4Addr>,
     /// SSID of its access point.
     pub ssid: String,
+    /// WPA2 passphrase of its access point (a lab secret, shown so scripts can join).
+    pub passphrase: String,
     /// Access point subnet.
     pub subnet: String,
     /// Its address on that subnet.
@@ -226,6 +228,7 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
                     namespace: n.namespace.clone(),
                     address: plan.public_addr(i),
                     ssid: ap.ssid.clone(),
+                    passphrase: ap.passphrase.clone(),
                     subnet: ap.subnet.to_string(),
                     gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
                     hostapd_conf: super::lab_router::hostapd_conf_path(dir, &n.name),
