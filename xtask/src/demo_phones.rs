@@ -78,10 +78,8 @@ pub fn run(status: &Value, out_dir: &Path) -> Result<()> {
             router["ssid"].as_str().unwrap_or_default(),
             router["passphrase"].as_str().unwrap_or_default(),
         );
-        println!(
-            "\n== {}: adb connect {serial}; join \"{ssid}\"",
-            phone["name"]
-        );
+        let name = phone["name"].as_str().unwrap_or("?");
+        println!("\n== {name}: adb connect {serial}; join \"{ssid}\"");
         adb.run(&["connect", &serial])?;
         wait_for("the phone to be an adb device", || {
             Ok(String::from_utf8_lossy(&adb.run(&["devices"])?.stdout)

@@ -1,2 +1,5 @@
-//! The measurement core in pure Rust: the traceroute engine (`trace`) and pcap-to-flow
-//! extraction (`flows`). Empty until the capture and traceroute issues land.
+//! The measurement core in pure Rust: pcap-to-flow extraction (`flows`), and later the
+//! traceroute engine (`trace`). No daemon, no HTTP, no CLI here: the router daemon and the
+//! host compose it.
+
+pub mod flows;
