@@ -332,3 +332,38 @@ fn malformed_adb_input_closes_only_that_connection() {
     let mut good = device(&lab, "phone-b", &server.key());
     assert_eq!(shell(&mut good, "echo still serving"), "still serving\n");
 }
+
+#[test]
+fn the_geo_messenger_finds_its_regional_backend_over_http_dns() {
+    let lab = Lab::up();
+    let server = AdbServer::start();
+    let mut a = device(&lab, "phone-a", &server.key());
+    join_wifi(&mut a, "matador-a", "lab-passphrase-a");
+    shell(&mut a, "monkey -p com.geomessenger.mm 1");
+    wait_for("the geo messenger to log in", || {
+        shell(&mut a, "logcat -d -s GeoMessenger").contains("login ok")
+    });
+    // phone-a's router is in CH (Europe): HTTP-DNS answers with the EU backend.
+    let status = lab.status();
+    let eu = status["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["name"] == "msg-geo-eu")
+        .and_then(|s| s["address"].as_str())
+        .expect("msg-geo-eu address")
+        .to_string();
+    let log = shell(&mut a, "logcat -d -s GeoMessenger");
+    assert!(log.contains(&format!("({eu}:443)")), "{log}");
+    let daemon_log =
+        std::fs::read_to_string("/run/matador-lab/logs/daemon.log").unwrap_or_default();
+    assert!(
+        daemon_log.contains("service=\"httpdns\"")
+            && daemon_log.contains("target=\"/d?dn=chat.geo-messenger.example\""),
+        "the app asked HTTP-DNS: {daemon_log}"
+    );
+    assert!(
+        !daemon_log.contains('\u{1b}'),
+        "no terminal colour codes in log files"
+    );
+}
