@@ -41,13 +41,14 @@ pub struct RunningApp {
 pub(super) fn become_uid(uid: u32) -> std::io::Result<()> {
     // SAFETY: plain system calls with integer arguments and a null group list.
     let rc = unsafe {
-        if libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) != 0 {
-            -1
-        } else if libc::syscall(libc::SYS_setresgid, uid, uid, uid) != 0 {
-            -1
-        } else {
-            libc::syscall(libc::SYS_setresuid, uid, uid, uid)
+        let mut rc = libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>());
+        if rc == 0 {
+            rc = libc::syscall(libc::SYS_setresgid, uid, uid, uid);
         }
+        if rc == 0 {
+            rc = libc::syscall(libc::SYS_setresuid, uid, uid, uid);
+        }
+        rc
     };
     if rc == 0 {
         Ok(())

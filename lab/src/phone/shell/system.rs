@@ -2,7 +2,7 @@
 //! file and utility commands a host script leans on (`cat`, `ls`, `sleep`).
 
 use super::Output;
-use crate::phone::device::{Phone, TestProvider};
+use crate::phone::device::Phone;
 use crate::phone::lifecycle;
 use crate::phone::wifi;
 use std::sync::Arc;
@@ -130,7 +130,7 @@ pub fn cmd_location(phone: &Phone, args: &[&str]) -> Output {
             Output::quiet()
         }
         ["providers", "add-test-provider", name, ..] => {
-            phone.state().providers.entry(name.to_string()).or_insert_with(TestProvider::default);
+            phone.state().providers.entry(name.to_string()).or_default();
             Output::quiet()
         }
         ["providers", "remove-test-provider", name, ..] => match phone.state().providers.remove(*name) {
