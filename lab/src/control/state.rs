@@ -112,12 +112,68 @@ impl LabLock {
 
 /// Whether a process is alive (and not a zombie).
 pub fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            // State is the field after the parenthesised command name.
-            s.rsplit_once(')')
-                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    // A killed process whose leader is already a zombie may still have threads closing its
+    // descriptors (the lab daemon's TUN queues take a while), and until the last one is gone
+    // its sockets stay bound: count it alive while any thread is not a zombie.
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(|t| t.ok()).any(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .map(|s| {
+                // State is the field after the parenthesised command name.
+                s.rsplit_once(')')
+                    .map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+                    .unwrap_or(false)
+            })
+            .unwrap_or(false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alive;
+    use std::time::{Duration, Instant};
+
+    fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    #[test]
+    fn a_process_is_alive_until_its_last_thread_is_gone() {
+        assert!(alive(std::process::id() as i32));
+        assert!(!alive(i32::MAX), "no such process");
+        // The main thread exits (its leader turns zombie) while a second thread still runs:
+        // what a killed lab daemon looks like while the kernel closes its TUN queues.
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import threading, time, ctypes\n\
+                 threading.Thread(target=time.sleep, args=(1.5,)).start()\n\
+                 ctypes.CDLL(None).pthread_exit(None)\n",
+            ])
+            .spawn()
+            .expect("python3 runs");
+        let pid = child.id() as i32;
+        let leader_zombie = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rsplit_once(')')
+                        .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+                })
                 .unwrap_or(false)
-        })
-        .unwrap_or(false)
+        };
+        assert!(wait_until(leader_zombie), "the leader exits first");
+        assert!(alive(pid), "a thread still runs");
+        assert!(wait_until(|| !alive(pid)), "then the process is gone");
+        assert!(leader_zombie(), "not yet reaped, and still not alive");
+        let _ = child.wait();
+    }
 }
