@@ -109,3 +109,6 @@ pub fn run(phone: &Arc<Phone>, argv: &[String]) -> Output {
         other => Output::fail(127, format!("/system/bin/sh: {other}: not found\n")),
     }
 }
+
+#[cfg(test)]
+mod tests;
