@@ -8,7 +8,20 @@ use anyhow::{Context, Result};
 use std::process::Command;
 
 /// Fuzz crates (relative to the workspace root) and their targets.
-pub const TARGETS: &[(&str, &[&str])] = &[("lab", &["adb_message"])];
+pub const TARGETS: &[(&str, &[&str])] = &[
+    ("lab", &["adb_message"]),
+    (
+        "router-fw/probe",
+        &[
+            "pcap_reader",
+            "pcapng_reader",
+            "dns",
+            "tls_client_hello",
+            "quic_initial",
+            "http",
+        ],
+    ),
+];
 
 /// Installs cargo-fuzz if missing (from crates.io), then runs each target for a while.
 pub fn run_all() -> Result<()> {
