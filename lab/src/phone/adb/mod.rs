@@ -24,6 +24,8 @@ mod tests_message;
 mod tests_protocol;
 #[cfg(test)]
 mod tests_support;
+#[cfg(test)]
+mod tests_sync;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,7 +36,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 pub use handshake::FEATURES;
-pub use message::{fuzz_decode, DecodeError, MAX_PAYLOAD};
+pub use message::fuzz_decode;
 
 /// What the host sees of the phone: the `ro.product.*` properties in the banner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,13 +87,25 @@ pub trait Device: Send + Sync + 'static {
     fn auth_policy(&self) -> AuthPolicy;
 }
 
+/// Host connections served at once; more are closed on arrival.
+const MAX_CONNECTIONS: usize = 128;
+
 /// Accepts hosts on `listener` forever, one task per connection.
 pub async fn serve(listener: TcpListener, device: Arc<dyn Device>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    tracing::warn!(%peer, "too many adb connections; closing this one");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, peer, Arc::clone(&device)));
+                let device = Arc::clone(&device);
+                tokio::spawn(async move {
+                    serve_connection(stream, peer, device).await;
+                    drop(slot);
+                });
             }
             Err(e) => {
                 // Typically out of file descriptors: back off instead of spinning.

@@ -20,6 +20,8 @@ pub const ID_CLOSE_STDIN: u8 = 4;
 pub const ID_WINDOW_SIZE_CHANGE: u8 = 5;
 /// id (u8) and length (u32 LE).
 const PACKET_HEADER: usize = 5;
+/// Time before `exec:` output starts, like a phone starting a process.
+const EXEC_LATENCY: std::time::Duration = std::time::Duration::from_millis(100);
 /// Longest interactive input line; longer lines are cut.
 const MAX_LINE: usize = 64 * 1024;
 
@@ -157,6 +159,12 @@ impl Shell {
     }
 
     async fn output(&mut self, out: &ShellOutput) -> Result<(), Closed> {
+        if self.pty {
+            // A terminal has one output: stderr goes where stdout goes.
+            return self
+                .emit(ID_STDOUT, &[&out.stdout[..], &out.stderr].concat())
+                .await;
+        }
         self.emit(ID_STDOUT, &out.stdout).await?;
         self.emit(ID_STDERR, &out.stderr).await
     }
@@ -214,20 +222,22 @@ async fn interactive(shell: &mut Shell, device: &Arc<dyn Device>) -> Result<(), 
     let mut after_cr = false;
     shell.emit(ID_STDOUT, prompt.as_bytes()).await?;
     while let Some(input) = shell.stdin().await {
+        // A terminal does not echo by itself in raw mode; echo a whole chunk at once.
+        let mut echo = Vec::new();
         for byte in input {
             // A terminal sends "\r", a pipe "\n", some hosts "\r\n": one line end each.
             let skip = byte == b'\n' && after_cr;
             after_cr = byte == b'\r';
-            if skip {
-                continue;
-            }
             match byte {
+                _ if skip => {}
                 b'\r' | b'\n' => {
+                    echo.push(b'\n');
                     if shell.pty {
-                        shell.emit(ID_STDOUT, b"\n").await?;
+                        shell.emit(ID_STDOUT, &std::mem::take(&mut echo)).await?;
                     }
-                    let text = String::from_utf8_lossy(&line).trim().to_string();
-                    line.clear();
+                    let text = String::from_utf8_lossy(&std::mem::take(&mut line))
+                        .trim()
+                        .to_string();
                     if text == "exit" {
                         return shell.exit(0).await;
                     }
@@ -238,18 +248,20 @@ async fn interactive(shell: &mut Shell, device: &Arc<dyn Device>) -> Result<(), 
                     shell.emit(ID_STDOUT, prompt.as_bytes()).await?;
                 }
                 0x7f | 0x08 if shell.pty => {
-                    if line.pop().is_some() {
-                        shell.emit(ID_STDOUT, b"\x08 \x08").await?;
+                    let erased = line.pop().is_some();
+                    if erased {
+                        echo.extend_from_slice(b"\x08 \x08");
                     }
                 }
                 _ if line.len() < MAX_LINE => {
                     line.push(byte);
-                    if shell.pty {
-                        shell.emit(ID_STDOUT, &[byte]).await?;
-                    }
+                    echo.push(byte);
                 }
                 _ => {}
             }
+        }
+        if shell.pty {
+            shell.emit(ID_STDOUT, &echo).await?;
         }
     }
     shell.exit(0).await
@@ -257,7 +269,10 @@ async fn interactive(shell: &mut Shell, device: &Arc<dyn Device>) -> Result<(), 
 
 /// Serves `exec:` — the command's stdout only, byte for byte, then close.
 pub async fn serve_exec(command: String, mut io: StreamIo, device: Arc<dyn Device>) {
-    let out = run(&device, &command).await;
+    // adb_client's exec drops its session right after OPEN, and that drop reads (and
+    // discards) whatever arrives in the next 20 ms while its reader thread waits. A real
+    // phone takes longer than that to start a process, so give output the same latency.
+    let (out, ()) = tokio::join!(run(&device, &command), tokio::time::sleep(EXEC_LATENCY));
     let _ = io.write(&out.stdout).await;
     io.close().await;
 }

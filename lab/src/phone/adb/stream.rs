@@ -223,11 +223,11 @@ impl StreamIo {
 
     /// Closes the stream from the device side (no-op if the host already did).
     pub async fn close(mut self) {
-        let host_still_open = matches!(
-            self.closed.try_recv(),
-            Err(oneshot::error::TryRecvError::Empty)
-        );
-        if !self.peer_closed && host_still_open {
+        if self.peer_closed {
+            return;
+        }
+        // Empty means the connection still holds the stream's entry: the host has not closed it.
+        if let Err(oneshot::error::TryRecvError::Empty) = self.closed.try_recv() {
             let _ = self.send(Command::Clse, Vec::new()).await;
         }
     }

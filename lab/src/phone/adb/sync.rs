@@ -126,10 +126,10 @@ impl Sync {
     fn local(&self, remote: &[u8], follow: bool) -> Result<PathBuf, Stop> {
         let path =
             resolve(&self.root, remote).ok_or_else(|| fail("path escapes the device root"))?;
-        let check = if follow {
-            path.as_path()
-        } else {
-            path.parent().unwrap_or(&self.root)
+        // lstat-like requests may name a symlink that points outside; its parent must not.
+        let check = match path.parent() {
+            Some(parent) if !follow && path != self.root => parent,
+            _ => path.as_path(),
         };
         if !confined(&self.root, check) {
             return Err(fail("path escapes the device root"));
@@ -246,7 +246,7 @@ impl Sync {
             };
             match (&id, usize::try_from(len)) {
                 (b"DATA", Ok(n)) if n <= SYNC_DATA_MAX => {
-                    let data = self.take(n).await.ok_or_else(|| Stop::Gone)?;
+                    let data = self.take(n).await.ok_or(Stop::Gone)?;
                     let written = blocking(move || file.write_all(&data).map(|()| file)).await;
                     match written {
                         Ok(f) => file = f,

@@ -1,16 +1,17 @@
 //! End-to-end tests with the adb_client crate as the host, straight to the device over TCP.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use adb_client::tcp::ADBTcpDevice;
 use adb_client::{ADBDeviceExt, ADBListItemType};
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
-use super::tests_support::{binary_blob, test_key, Server};
+use super::tests_support::{binary_blob, test_key, within, Server};
 use super::AuthPolicy;
+
+/// adb_client blocks forever on a lost message; a hung test should fail instead.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// adb_client reads its private key as PKCS#8 PEM, like ~/.android/adbkey.
 fn write_key(dir: &tempfile::TempDir, which: usize) -> PathBuf {
@@ -20,23 +21,12 @@ fn write_key(dir: &tempfile::TempDir, which: usize) -> PathBuf {
     path
 }
 
-/// A `Write` the test can read while adb_client's reader thread fills it.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+#[test]
+fn adb_client_shell_push_stat_pull_list() {
+    within(LIMIT, adb_client_shell_push_stat_pull_list_body);
 }
 
-#[test]
-fn adb_client_shell_push_stat_pull_list_exec() {
+fn adb_client_shell_push_stat_pull_list_body() {
     let server = Server::start(AuthPolicy::AcceptNew);
     let keys = tempfile::tempdir().unwrap();
     let key = write_key(&keys, 0);
@@ -81,26 +71,17 @@ fn adb_client_shell_push_stat_pull_list_exec() {
         "{listing:?}"
     );
 
-    let sink = Shared::default();
-    device
-        .exec("blob", &mut std::io::empty(), Box::new(sink.clone()))
-        .unwrap();
-    let expected = binary_blob(70_000);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sink.0.lock().unwrap().len() < expected.len() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let got = sink.0.lock().unwrap().clone();
-    let first_diff = got.iter().zip(&expected).position(|(a, b)| a != b);
-    assert!(
-        got == expected,
-        "exec output differs: {} bytes, first difference at {first_diff:?}",
-        got.len()
-    );
+    // adb_client's `exec` reads and discards whatever arrives in its first ~20 ms while its
+    // reader thread starts, so its output is lost at random under load; binary-exact `exec:`
+    // is checked with the real adb client (`exec-out`) instead.
 }
 
 #[test]
 fn adb_client_reconnects_with_a_signature() {
+    within(LIMIT, adb_client_reconnects_with_a_signature_body);
+}
+
+fn adb_client_reconnects_with_a_signature_body() {
     let server = Server::start(AuthPolicy::AcceptNew);
     let keys = tempfile::tempdir().unwrap();
     let key = write_key(&keys, 1);
@@ -116,6 +97,13 @@ fn adb_client_reconnects_with_a_signature() {
 
 #[test]
 fn adb_client_gets_known_keys_only_when_policy_says_so() {
+    within(
+        LIMIT,
+        adb_client_gets_known_keys_only_when_policy_says_so_body,
+    );
+}
+
+fn adb_client_gets_known_keys_only_when_policy_says_so_body() {
     let server = Server::start(AuthPolicy::KnownOnly);
     let keys = tempfile::tempdir().unwrap();
     let key = write_key(&keys, 0);

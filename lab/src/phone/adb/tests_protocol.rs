@@ -59,13 +59,13 @@ fn interactive_shells_prompt_run_and_exit() {
         Command::Wrte,
         5,
         dev,
-        b"echo one\nexit\n".to_vec(),
+        b"echo onf\x7fe\rfail bad\nexit\n".to_vec(),
     ));
     let out = host.read_to_close(5);
-    // Pty by default: input is echoed, line ends are CRLF.
+    // Pty by default: input is echoed (backspace too), line ends are CRLF, stderr is merged.
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "emu64xa:/ $ echo one\r\none\r\nemu64xa:/ $ exit\r\n"
+        "emu64xa:/ $ echo onf\x08 \x08e\r\none\r\nemu64xa:/ $ fail bad\r\nbad\r\nemu64xa:/ $ exit\r\n"
     );
 
     let dev = host.open(6, "shell,v2,raw:");
@@ -219,6 +219,11 @@ fn malformed_input_closes_only_that_connection() {
     let mut bad_checksum =
         Message::new(Command::Cnxn, A_VERSION, 4096, b"host::\0".to_vec()).encode();
     bad_checksum[16] ^= 0xff;
+    // Until the device's CNXN, every message's checksum counts, not just the first.
+    let mut bad_auth = Message::new(Command::Cnxn, A_VERSION, 4096, b"host::\0".to_vec()).encode();
+    let mut signature = Message::new(Command::Auth, AUTH_SIGNATURE, 0, vec![1; 256]).encode();
+    signature[16] ^= 0xff;
+    bad_auth.extend(signature);
     let wrte = Command::Wrte.code();
     let huge: Vec<u8> = [wrte, 1, 1, u32::MAX, 0, !wrte]
         .iter()
@@ -231,7 +236,7 @@ fn malformed_input_closes_only_that_connection() {
         .collect();
     let garbage = b"GET / HTTP/1.1\r\nHost: phone\r\n\r\n".to_vec();
     let mut survivor = online(&server, 1 << 20);
-    for bytes in [garbage, bad_checksum, huge, unknown] {
+    for bytes in [garbage, bad_checksum, bad_auth, huge, unknown] {
         let mut host = RawHost::connect(server.addr);
         host.send_raw(&bytes);
         assert!(host.closed_within(Duration::from_secs(5)), "{bytes:?}");
@@ -277,4 +282,28 @@ fn silent_connections_time_out() {
             .unwrap();
         assert_eq!(n, 0);
     });
+}
+
+#[test]
+fn checksums_are_ignored_once_negotiated() {
+    let server = Server::start(AuthPolicy::AcceptNew);
+    let mut host = online(&server, 1 << 20);
+    // adb 29 sends data_check = 0 once both sides speak 0x01000001.
+    let mut open = Message::new(Command::Open, 1, 0, b"exec:echo sum\0".to_vec()).encode();
+    open[16..20].copy_from_slice(&0u32.to_le_bytes());
+    host.send_raw(&open);
+    assert_eq!(host.recv().command, Command::Okay);
+    assert_eq!(host.read_to_close(1), b"sum\n");
+}
+
+#[test]
+fn a_host_ignoring_flow_control_is_cut_off() {
+    let server = Server::start(AuthPolicy::AcceptNew);
+    let mut host = online(&server, 4096);
+    // exec does not read its input, and waits for an OKAY that never comes.
+    let dev = host.open(1, "exec:big 100000");
+    for _ in 0..32 {
+        host.send(Message::new(Command::Wrte, 1, dev, vec![0; 1000]));
+    }
+    assert!(host.closed_within(Duration::from_secs(5)));
 }

@@ -108,7 +108,8 @@ impl Device for TestDevice {
 pub struct Server {
     pub addr: SocketAddr,
     pub device: Arc<TestDevice>,
-    pub runtime: tokio::runtime::Runtime,
+    // Serves until the test drops it.
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl Server {
@@ -127,7 +128,7 @@ impl Server {
         Server {
             addr,
             device,
-            runtime,
+            _runtime: runtime,
         }
     }
 }
@@ -315,5 +316,24 @@ impl RawHost {
                 other => panic!("unexpected {other:?}"),
             }
         }
+    }
+}
+
+/// Runs a blocking host-side test body, failing instead of hanging if it takes over `limit`.
+pub fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    match result.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            // The body panicked: surface its message.
+            match worker.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("body finished without a result"),
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test body hung for {limit:?}"),
     }
 }
