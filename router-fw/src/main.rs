@@ -1,7 +1,8 @@
 //! `matador-routerd`: the service that runs on each lab router, one binary with subcommands.
 //!
-//! `version` and `flows` exist; `run` and `trace` arrive with the router and traceroute issues.
+//! Subcommands: `version`, `flows` and `run` (the daemon); `trace` arrives with the traceroute issue.
 
+mod dataplane;
 mod flows;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,15 @@ enum Command {
     Version,
     /// Extract flows and service endpoints from a pcap or pcapng capture.
     Flows(flows::FlowsArgs),
+    /// Run the router: access points, DHCP, tunnels to vantage nodes, nftables (foreground).
+    Run {
+        /// Configuration (YAML).
+        #[arg(long, default_value = "/etc/matador/routerd.yaml")]
+        config: std::path::PathBuf,
+        /// More log lines (-v: debug, -vv: trace).
+        #[arg(short, long, action = clap::ArgAction::Count)]
+        verbose: u8,
+    },
 }
 
 fn main() {
@@ -35,6 +45,7 @@ fn main() {
             Ok(())
         }
         Command::Flows(args) => flows::run(&args),
+        Command::Run { config, verbose } => run_daemon(&config, verbose),
     };
     if let Err(e) = result {
         // The reader of our output went away (`… | head`): end quietly, as Unix tools do.
@@ -48,4 +59,29 @@ fn main() {
         eprintln!("matador-routerd: error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `run`: logs for logread (stderr, no colours, no timestamps: procd adds them), a panic
+/// hook that exits so procd restarts us, then the data plane until SIGTERM.
+fn run_daemon(config: &std::path::Path, verbose: u8) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let level = ["info", "debug", "trace"][usize::from(verbose.min(2))];
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .init();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("matador-routerd: panic: {info}");
+        std::process::exit(70);
+    }));
+    let config = dataplane::config::RouterConfig::load(config)?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?
+        .block_on(dataplane::run(config))
 }

@@ -80,6 +80,20 @@ enum LabCommand {
     },
 }
 
+/// `matador-routerd`, which lab routers run, from beside this binary (or `MATADOR_ROUTERD`).
+fn routerd_beside(exe: &std::path::Path) -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("MATADOR_ROUTERD") {
+        return Ok(PathBuf::from(p));
+    }
+    let path = exe.with_file_name("matador-routerd");
+    anyhow::ensure!(
+        path.exists(),
+        "{} not found: lab routers run the router daemon; build it with `cargo build -p matador-router` (or set MATADOR_ROUTERD)",
+        path.display()
+    );
+    Ok(path)
+}
+
 fn load_plan(path: Option<&PathBuf>) -> Result<Plan> {
     let topo = match path {
         Some(p) => topology::load_file(p)?,
@@ -98,9 +112,10 @@ pub fn run(args: LabArgs) -> Result<i32> {
                 std::env::current_exe().context("locating matador-host for the lab daemon")?;
             // -v: the daemon logs service events (logins, messages) at info level.
             let daemon = DaemonCommand {
-                program: exe,
+                program: exe.clone(),
                 args: vec!["-v".into(), "lab".into(), "daemon".into()],
                 phone_args: vec!["-v".into(), "lab".into(), "phone".into()],
+                routerd: routerd_beside(&exe)?,
             };
             let report = control::up(&plan, &daemon, &dir).context("lab up")?;
             if json {

@@ -1,56 +1,36 @@
-//! Lab routers until `matador-routerd` runs in them: the simulated radio (a veth to the
-//! phone), the access point's hostapd configuration, a dnsmasq for DHCP and DNS on the
-//! access point, and NAT out of the uplink. The router daemon (issue 4) takes this over and
-//! adds the tunnel; the phone side only ever reads the files written here.
+//! Lab routers run the real `matador-routerd`, unmodified, in their namespaces. The lab gives
+//! each one what an operator would: a configuration file (its access point on the simulated
+//! radio, its uplink, userspace WireGuard), a `wg-quick` file for its vantage node (the lab
+//! registers the router as that node's peer), and an API token. The phone side only reads
+//! the hostapd configuration the daemon generates.
 
-use super::spawn::spawn_in;
-use super::state::ProcessRecord;
-use super::vantage::{nft, resolver_conf};
-use crate::netns::{self, Netns, NetnsError};
+use super::spawn::{spawn_in, wait_for_path};
+use super::state::{LabState, ProcessRecord};
+use super::status::register_peer;
+use super::LabError;
+use crate::netns::Netns;
 use crate::plan::{LabRouterPlan, NodePlan};
-use crate::topology::AccessPoint;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+/// File the daemon writes once its data plane is up.
+const READY_FILE: &str = "ready";
 
 /// Where a lab router's files live.
 pub fn router_dir(lab_dir: &Path, router: &str) -> PathBuf {
     lab_dir.join("routers").join(router)
 }
 
-/// The hostapd configuration of a lab router's access point.
+/// The hostapd configuration the router daemon generated for its access point (the AP is
+/// named after the router: its tunnel `wg-<router>` must be unique in the whole lab, since
+/// userspace WireGuard's control sockets are shared by all namespaces).
 pub fn hostapd_conf_path(lab_dir: &Path, router: &str) -> PathBuf {
-    router_dir(lab_dir, router).join("hostapd.conf")
-}
-
-/// hostapd configuration for a WPA2-PSK access point, as for a real radio (nl80211).
-pub fn hostapd_conf(ap: &AccessPoint, ifname: &str, country: &str, ctrl_dir: &Path) -> String {
-    let mut c = String::new();
-    let _ = writeln!(
-        c,
-        "# hostapd configuration of a MATAdOR lab router (generated)"
-    );
-    let _ = writeln!(c, "interface={ifname}");
-    let _ = writeln!(c, "driver=nl80211");
-    let _ = writeln!(c, "ctrl_interface={}", ctrl_dir.display());
-    // ssid2 with a quoted string keeps spaces and punctuation exactly as given.
-    let _ = writeln!(c, "ssid2=\"{}\"", ap.ssid);
-    let _ = writeln!(c, "utf8_ssid=1");
-    let _ = writeln!(c, "country_code={country}");
-    for line in [
-        "hw_mode=g",
-        "channel=6",
-        "ieee80211n=1",
-        "wmm_enabled=1",
-        "auth_algs=1",
-        "wpa=2",
-        "wpa_key_mgmt=WPA-PSK",
-        "rsn_pairwise=CCMP",
-    ] {
-        let _ = writeln!(c, "{line}");
-    }
-    let _ = writeln!(c, "wpa_passphrase={}", ap.passphrase);
-    c
+    router_dir(lab_dir, router)
+        .join("run")
+        .join(router)
+        .join("hostapd.conf")
 }
 
 /// Reads the SSID and passphrase back from a hostapd configuration (what a phone joining
@@ -73,84 +53,126 @@ pub fn read_hostapd_credentials(conf: &str) -> Option<(String, String)> {
     Some((ssid?, psk?))
 }
 
-/// dnsmasq for the access point: DHCP from the subnet's upper half, the router as gateway
-/// and resolver, and the router region's answers for the lab's names.
-pub fn dhcp_conf(node: &NodePlan, r: &LabRouterPlan, dir: &Path) -> String {
-    let log = dir.join("logs").join(format!("dnsmasq-{}.log", node.name));
-    let mut c = resolver_conf(
-        &format!("lab router {}", node.name),
-        &[r.gateway],
-        &r.dns,
-        &log,
-    );
-    let net = r.ap.subnet;
-    let hosts: Vec<_> = net.hosts().collect();
-    let (first, last) = (hosts[hosts.len() / 2], hosts[hosts.len() - 1]);
-    let _ = writeln!(c, "interface={}", r.radio_ifname);
-    let _ = writeln!(c, "dhcp-authoritative");
-    // dnsmasq would ping each address for 3 s before offering it; the subnet is ours alone.
-    let _ = writeln!(c, "no-ping");
-    let _ = writeln!(c, "log-dhcp");
-    let _ = writeln!(c, "dhcp-range={first},{last},{},1h", net.netmask());
-    let _ = writeln!(c, "dhcp-option=option:router,{}", r.gateway);
-    let _ = writeln!(c, "dhcp-option=option:dns-server,{}", r.gateway);
-    let _ = writeln!(
-        c,
-        "dhcp-leasefile={}",
-        router_dir(dir, &node.name).join("dnsmasq.leases").display()
-    );
-    c
-}
-
-/// Configures a lab router whose radio veth exists: address, hostapd file, NAT, dnsmasq.
-pub fn provision(
+/// The daemon's configuration for a lab router (YAML, as on a plain-Linux router).
+pub fn routerd_config(
     node: &NodePlan,
     r: &LabRouterPlan,
     dir: &Path,
-) -> Result<ProcessRecord, NetnsError> {
-    let rdir = router_dir(dir, &node.name);
-    let io = |source| NetnsError::Sys {
-        name: node.name.clone(),
-        what: "lab router files",
-        source,
-    };
-    std::fs::create_dir_all(&rdir).map_err(io)?;
-    let conf = hostapd_conf(&r.ap, &r.radio_ifname, &node.country, &rdir.join("hostapd"));
-    crate::atomic::write_atomically(&hostapd_conf_path(dir, &node.name), conf.as_bytes())
-        .map_err(io)?;
+    vantage: Option<&Path>,
+) -> String {
+    let mut c = String::new();
+    let _ = writeln!(
+        c,
+        "# matador-routerd configuration of lab router {} (generated by the lab)",
+        node.name
+    );
+    let _ = writeln!(c, "router: {}", node.name);
+    // The lab has no separate management network: the API sits on the uplink address.
+    let management = r
+        .uplink_addr
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let _ = writeln!(c, "management: {management}");
+    let _ = writeln!(c, "token_file: {}", dir.join("token").display());
+    let _ = writeln!(c, "state_dir: {}", dir.join("state").display());
+    let _ = writeln!(c, "run_dir: {}", dir.join("run").display());
+    let _ = writeln!(c, "uplink: {}", r.uplink);
+    let _ = writeln!(c, "radio: simulated");
+    let _ = writeln!(c, "wireguard: userspace");
+    let _ = writeln!(c, "aps:");
+    let _ = writeln!(c, "  - name: {}", node.name);
+    let _ = writeln!(c, "    ssid: {:?}", r.ap.ssid);
+    let _ = writeln!(c, "    passphrase: {:?}", r.ap.passphrase);
+    let _ = writeln!(c, "    interface: {}", r.radio_ifname);
+    let _ = writeln!(c, "    subnet: {}", r.ap.subnet);
+    let _ = writeln!(c, "    country: {}", node.country);
+    if let Some(v) = vantage {
+        let _ = writeln!(c, "    vantage: {}", v.display());
+    }
+    c
+}
 
-    netns::run_batch(
-        Some(&node.namespace),
-        &format!(
-            "addr add {}/{} dev {}\nlink set {} up\n",
-            r.gateway,
-            r.ap.subnet.prefix_len(),
-            r.radio_ifname,
-            r.radio_ifname
-        ),
-    )?;
+fn io(node: &str) -> impl Fn(std::io::Error) -> LabError + '_ {
+    move |source| LabError::Io {
+        what: "lab router files",
+        source: std::io::Error::new(source.kind(), format!("{node}: {source}")),
+    }
+}
+
+/// Prepares a lab router's files (registering it with its vantage node) and starts
+/// `matador-routerd run` in its namespace; waits until its data plane is up.
+pub fn start(
+    node: &NodePlan,
+    r: &LabRouterPlan,
+    routerd: &Path,
+    dir: &Path,
+    state: &mut LabState,
+) -> Result<ProcessRecord, LabError> {
+    let rdir = router_dir(dir, &node.name);
+    std::fs::create_dir_all(rdir.join("state")).map_err(io(&node.name))?;
+    write_secret(&rdir.join("token"), &token()).map_err(io(&node.name))?;
+    let vantage = match &r.vantage {
+        Some(vp) => {
+            let peer = register_peer(state, vp, None)?;
+            let path = rdir.join("vantage.conf");
+            write_secret(&path, &peer.wg_quick).map_err(io(&node.name))?;
+            Some(path)
+        }
+        None => None,
+    };
+    let config = rdir.join("routerd.yaml");
+    std::fs::write(&config, routerd_config(node, r, &rdir, vantage.as_deref()))
+        .map_err(io(&node.name))?;
+    let _ = std::fs::remove_file(rdir.join("run").join(READY_FILE));
     let ns = Netns::open(&node.namespace)?;
-    nft(
-        &ns,
-        &format!(
-            "table ip matador-lab {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n    ip saddr {} oifname \"{}\" masquerade\n  }}\n}}\n",
-            r.ap.subnet, r.uplink
-        ),
-    )?;
-    let conf_path = rdir.join("dnsmasq.conf");
-    std::fs::write(&conf_path, dhcp_conf(node, r, dir)).map_err(io)?;
-    let mut cmd = Command::new("dnsmasq");
-    cmd.arg("--keep-in-foreground")
-        .arg(format!("--conf-file={}", conf_path.display()));
-    let pid = spawn_in(
-        &ns,
-        &mut cmd,
-        &dir.join("logs").join(format!("dnsmasq-{}.out", node.name)),
-    )?;
-    Ok(ProcessRecord {
+    let mut cmd = Command::new(routerd);
+    cmd.arg("run").arg("--config").arg(&config);
+    let log = dir.join("logs").join(format!("routerd-{}.log", node.name));
+    let pid = spawn_in(&ns, &mut cmd, &log)?;
+    let record = ProcessRecord {
         pid,
-        what: format!("dnsmasq {}", node.name),
-    })
+        what: format!("matador-routerd {}", node.name),
+    };
+    state.processes.push(record.clone());
+    wait_for_path(&rdir.join("run").join(READY_FILE), Duration::from_secs(20)).map_err(|e| {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(4).collect();
+        LabError::Daemon(format!(
+            "matador-routerd on {} did not come up: {e}: {}",
+            node.name,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        ))
+    })?;
+    Ok(record)
+}
+
+/// A random API token (hex), from the kernel's generator.
+fn token() -> String {
+    let mut bytes = [0u8; 24];
+    // getrandom cannot fail for small buffers once the kernel is seeded; a zero token would
+    // still be refused by nobody, so fall back to the clock rather than panic.
+    // SAFETY: the buffer is valid for its length.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes[..16].copy_from_slice(&t.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 #[cfg(test)]
@@ -159,55 +181,39 @@ mod tests {
     use crate::plan::Plan;
     use crate::topology::{parse, DEFAULT_TOPOLOGY};
 
-    fn router() -> (NodePlan, LabRouterPlan) {
+    #[test]
+    fn hostapd_credentials_are_read_back_with_quotes_and_spaces() {
+        let conf = "interface=wlan0\nssid2=\"Lab AP \"one\" #1\"\nwpa=2\nwpa_passphrase=lab-passphrase-a\n";
+        assert_eq!(
+            read_hostapd_credentials(conf),
+            Some(("Lab AP \"one\" #1".into(), "lab-passphrase-a".into()))
+        );
+        assert_eq!(read_hostapd_credentials("ssid=x\n"), None, "no passphrase");
+    }
+
+    #[test]
+    fn the_daemon_config_is_valid_yaml_for_the_router() {
         let plan =
             Plan::build(&parse(DEFAULT_TOPOLOGY, "default").expect("topology")).expect("plan");
         let node = plan
             .nodes
             .iter()
             .find(|n| n.lab_router.is_some())
-            .expect("a lab router")
-            .clone();
-        let r = node.lab_router.clone().expect("lab router plan");
-        (node, r)
-    }
-
-    #[test]
-    fn hostapd_credentials_round_trip_even_with_spaces() {
-        let mut ap = router().1.ap;
-        ap.ssid = "Lab AP \"one\" #1".into();
-        let conf = hostapd_conf(&ap, "wlan0", "DE", Path::new("/tmp/x"));
-        assert_eq!(
-            read_hostapd_credentials(&conf),
-            Some((ap.ssid.clone(), ap.passphrase.clone()))
+            .expect("lab router");
+        let r = node.lab_router.as_ref().expect("plan");
+        let text = routerd_config(
+            node,
+            r,
+            Path::new("/run/x"),
+            Some(Path::new("/run/x/vantage.conf")),
         );
-        assert!(conf.contains("wpa=2\n") && conf.contains("rsn_pairwise=CCMP\n"));
-    }
-
-    #[test]
-    fn dhcp_hands_out_the_upper_half_with_the_router_as_gateway_and_resolver() {
-        let (node, r) = router();
-        let conf = dhcp_conf(&node, &r, Path::new("/run/x"));
-        let gw = r.gateway.to_string();
         assert!(
-            conf.contains(&format!("dhcp-option=option:router,{gw}\n")),
-            "{conf}"
+            text.contains("radio: simulated\n") && text.contains("wireguard: userspace\n"),
+            "{text}"
         );
-        assert!(conf.contains(&format!("dhcp-option=option:dns-server,{gw}\n")));
-        assert!(conf.contains(&format!("listen-address={gw}\n")));
-        let range = conf
-            .lines()
-            .find_map(|l| l.strip_prefix("dhcp-range="))
-            .expect("range");
-        let first: std::net::Ipv4Addr = range
-            .split(',')
-            .next()
-            .and_then(|a| a.parse().ok())
-            .expect("first");
-        assert!(r.ap.subnet.contains(&first) && first != r.gateway);
-        assert!(
-            conf.contains("no-resolv\n"),
-            "never forwards to a real resolver"
-        );
+        assert!(text.contains(&format!("    subnet: {}\n", r.ap.subnet)));
+        assert!(text.contains("    vantage: /run/x/vantage.conf\n"));
+        assert_eq!(token().len(), 48);
+        assert_ne!(token(), token());
     }
 }

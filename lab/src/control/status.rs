@@ -220,7 +220,7 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
                 silent: *silent,
                 addresses: plan.addresses_of(i).iter().map(|a| a.to_string()).collect(),
             }),
-            NodeRole::LabRouter { ap } => {
+            NodeRole::LabRouter { ap, .. } => {
                 let gateway = n.lab_router.as_ref().map(|r| r.gateway);
                 s.lab_routers.push(LabRouterStatus {
                     name: n.name.clone(),
@@ -295,6 +295,20 @@ pub fn add_peer(dir: &Path, node: &str, public_key: Option<&str>) -> Result<Peer
         source: e,
     })?;
     let mut state = LabState::load(dir).ok_or(LabError::NotUp)?;
+    let config = register_peer(&mut state, node, public_key)?;
+    state.save(dir).map_err(|e| LabError::Io {
+        what: "state file",
+        source: e,
+    })?;
+    Ok(config)
+}
+
+/// Adds a client to a vantage node of the lab in `state` (the caller saves the state).
+pub fn register_peer(
+    state: &mut LabState,
+    node: &str,
+    public_key: Option<&str>,
+) -> Result<PeerConfig, LabError> {
     let n = state
         .plan
         .node(node)
@@ -319,10 +333,6 @@ pub fn add_peer(dir: &Path, node: &str, public_key: Option<&str>) -> Result<Peer
     let peer = vantage::add_peer(&n, &v, &public, &record.peers)?;
     record.peers.push(peer.clone());
     let server_key = record.public_key.clone();
-    state.save(dir).map_err(|e| LabError::Io {
-        what: "state file",
-        source: e,
-    })?;
     let wg_quick = format!(
         "# MATAdOR lab client of vantage node {node} ({})\n[Interface]\nPrivateKey = {}\nAddress = {}/32\nDNS = {}\n\n\
          [Peer]\nPublicKey = {server_key}\nEndpoint = {}:{}\nAllowedIPs = 0.0.0.0/0\nPersistentKeepalive = 25\n",

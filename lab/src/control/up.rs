@@ -26,6 +26,8 @@ pub struct DaemonCommand {
     pub args: Vec<String>,
     /// Arguments that start an emulated phone, before `--plan`, `--name` and `--dir`.
     pub phone_args: Vec<String>,
+    /// The router daemon the lab routers run (`matador-routerd`).
+    pub routerd: PathBuf,
 }
 
 /// What `lab up` did.
@@ -174,8 +176,7 @@ fn build(
 
     for node in &plan.nodes {
         let Some(r) = &node.lab_router else { continue };
-        let record = lab_router::provision(node, r, dir)?;
-        state.processes.push(record);
+        lab_router::start(node, r, &daemon.routerd, dir, state)?;
     }
     state.save(dir).map_err(|e| LabError::io("state file", e))?;
     phones::start_all(plan, daemon, dir, state)?;

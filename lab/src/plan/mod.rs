@@ -69,12 +69,14 @@ pub struct LabRouterPlan {
     pub gateway: Ipv4Addr,
     /// The access point.
     pub ap: AccessPoint,
-    /// Uplink interface (NAT goes out there).
+    /// Uplink interface (the tunnel goes out there).
     pub uplink: String,
+    /// Public address of the uplink.
+    pub uplink_addr: Option<Ipv4Addr>,
     /// Phone behind the access point, if any.
     pub phone: Option<String>,
-    /// What the router's own resolver answers (its region's GeoDNS answers).
-    pub dns: Vec<DnsAnswer>,
+    /// Vantage node the access point tunnels to.
+    pub vantage: Option<String>,
 }
 
 /// Interface name of the simulated Wi-Fi link, on the router and on the phone alike.
@@ -193,7 +195,7 @@ impl Plan {
                 None
             };
             let lab_router = match &n.role {
-                NodeRole::LabRouter { ap } => {
+                NodeRole::LabRouter { ap, vantage_node } => {
                     let uplink =
                         stub_end(&links, i)
                             .map(|e| e.ifname.clone())
@@ -219,8 +221,9 @@ impl Plan {
                         gateway,
                         ap: ap.clone(),
                         uplink,
+                        uplink_addr: stub_end(&links, i).map(|e| e.addr4),
                         phone,
-                        dns: dns_answers(topo, &links, &n.region),
+                        vantage: vantage_node.clone(),
                     })
                 }
                 _ => None,

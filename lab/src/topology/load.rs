@@ -164,7 +164,18 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         }
         subnets.push(ap.subnet);
         let address = checked_address(&r.address).map_err(|(p, m)| err(p, m))?;
-        let role = NodeRole::LabRouter { ap };
+        if let Some(v) = &r.vantage {
+            if !raw.vantage_nodes.iter().any(|n| n.name.value == v.value) {
+                return Err(err(
+                    pos(v),
+                    format!("`{}` is not a vantage node of this topology", v.value),
+                ));
+            }
+        }
+        let role = NodeRole::LabRouter {
+            ap,
+            vantage_node: r.vantage.as_ref().map(|v| v.value.clone()),
+        };
         add_node(&r.name, &r.country, &r.city, role, None, address)?;
     }
     let apps = check_apps(&raw).map_err(|(p, m)| err(p, m))?;

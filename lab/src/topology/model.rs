@@ -183,6 +183,9 @@ pub struct LabRouterDef {
     pub address: Option<Spanned<Ipv4Addr>>,
     /// The WPA2 access point it serves.
     pub ap: AccessPointDef,
+    /// Vantage node its access point tunnels to (none: phones stay offline, fail closed).
+    #[serde(default)]
+    pub vantage: Option<Spanned<String>>,
 }
 
 /// A WPA2-PSK access point.

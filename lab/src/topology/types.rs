@@ -53,6 +53,9 @@ pub enum NodeRole {
     LabRouter {
         /// Its access point.
         ap: AccessPoint,
+        /// Vantage node the access point tunnels to (not `vantage`: the plan flattens roles
+        /// next to its own `vantage` field).
+        vantage_node: Option<String>,
     },
     /// An emulated phone, off the Internet until it joins its lab router's access point.
     Phone(PhoneRole),

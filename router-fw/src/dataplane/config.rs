@@ -1,0 +1,283 @@
+//! The router's configuration: one typed model whether it comes from YAML (plain Linux) or
+//! UCI (OpenWrt). Checked in full before anything is touched, so a bad file never leaves the
+//! daemon half-configured.
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+/// How the access point's radio is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Radio {
+    /// The daemon writes hostapd's configuration and runs hostapd.
+    Hostapd,
+    /// OpenWrt: a UCI `wifi-iface`, applied with `wifi reload` (netifd runs hostapd).
+    Uci,
+    /// The virtual lab: the configuration is written, the emulated phone checks it.
+    Simulated,
+}
+
+/// Which WireGuard implementation carries the tunnels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireguardBackend {
+    /// The kernel module, configured over generic netlink.
+    Kernel,
+    /// wireguard-go, configured over its UAPI socket.
+    Userspace,
+}
+
+/// A WPA2 access point with its own subnet and tunnel.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApConfig {
+    /// Short name (also names the tunnel interface `wg-<name>`).
+    pub name: String,
+    /// Network name.
+    pub ssid: String,
+    /// WPA2 passphrase.
+    pub passphrase: String,
+    /// Interface of the radio.
+    pub interface: String,
+    /// RFC 1918 subnet; the router takes its first host address.
+    pub subnet: Ipv4Net,
+    /// Regulatory country of the radio.
+    #[serde(default = "default_country")]
+    pub country: String,
+    /// A `wg-quick` file with the vantage node this AP tunnels to (can be set later over the API).
+    #[serde(default)]
+    pub vantage: Option<PathBuf>,
+}
+
+fn default_country() -> String {
+    "00".into()
+}
+
+/// The whole router configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Router name (shown in the API and logs).
+    pub router: String,
+    /// Address the API listens on: the management side only.
+    pub management: IpAddr,
+    /// API port.
+    #[serde(default = "default_port")]
+    pub api_port: u16,
+    /// File holding the API token.
+    pub token_file: PathBuf,
+    /// Persistent state: results, the API certificate.
+    pub state_dir: PathBuf,
+    /// Run-time files: generated configs, control sockets, leases.
+    pub run_dir: PathBuf,
+    /// The uplink toward the Internet (tunnels go out there; phones never do).
+    pub uplink: String,
+    /// How radios are driven.
+    #[serde(default = "default_radio")]
+    pub radio: Radio,
+    /// WireGuard implementation.
+    #[serde(default = "default_wireguard")]
+    pub wireguard: WireguardBackend,
+    /// Access points.
+    pub aps: Vec<ApConfig>,
+}
+
+fn default_port() -> u16 {
+    8443
+}
+fn default_radio() -> Radio {
+    Radio::Hostapd
+}
+fn default_wireguard() -> WireguardBackend {
+    WireguardBackend::Kernel
+}
+
+/// A configuration that cannot be used, and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// YAML syntax or an unknown key, with its place.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// `line:column: what`.
+        message: String,
+    },
+    /// A value that is wrong.
+    #[error("{path}: access point `{ap}`: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The AP (or `-` for the router itself).
+        ap: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl RouterConfig {
+    /// Reads and checks a YAML configuration.
+    pub fn load(path: &Path) -> Result<RouterConfig, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        RouterConfig::parse(&text, &shown)
+    }
+
+    /// Parses and checks YAML text; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<RouterConfig, ConfigError> {
+        let config: RouterConfig =
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
+                path: path.to_string(),
+                message: match e.location() {
+                    Some(l) => format!(
+                        "{}:{}: {}",
+                        l.line(),
+                        l.column(),
+                        e.to_string().lines().next().unwrap_or("")
+                    ),
+                    None => e.to_string(),
+                },
+            })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &str) -> Result<(), ConfigError> {
+        let bad = |ap: &str, message: String| ConfigError::Invalid {
+            path: path.to_string(),
+            ap: ap.to_string(),
+            message,
+        };
+        if self.aps.is_empty() {
+            return Err(bad("-", "no access points under `aps`".into()));
+        }
+        let mut seen: Vec<&ApConfig> = Vec::new();
+        for ap in &self.aps {
+            check_ap(ap).map_err(|m| bad(&ap.name, m))?;
+            if let Some(other) = seen.iter().find(|o| {
+                o.name == ap.name
+                    || o.interface == ap.interface
+                    || o.subnet.contains(&ap.subnet.network())
+                    || ap.subnet.contains(&o.subnet.network())
+            }) {
+                return Err(bad(
+                    &ap.name,
+                    format!("shares its name, interface or subnet with `{}`", other.name),
+                ));
+            }
+            if ap.interface == self.uplink {
+                return Err(bad(&ap.name, "its interface is the uplink".into()));
+            }
+            seen.push(ap);
+        }
+        Ok(())
+    }
+}
+
+/// Checks one AP as hostapd and Linux would.
+pub fn check_ap(ap: &ApConfig) -> Result<(), String> {
+    let name_ok = !ap.name.is_empty()
+        && ap.name.len() <= 12
+        && ap
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !name_ok {
+        return Err("name: 1 to 12 characters a-z, 0-9, '-' (it names wg-<name>)".into());
+    }
+    if ap.ssid.is_empty() || ap.ssid.len() > 32 || ap.ssid.chars().any(char::is_control) {
+        return Err("SSID must be 1 to 32 bytes without control characters".into());
+    }
+    if !(8..=63).contains(&ap.passphrase.len())
+        || !ap.passphrase.bytes().all(|b| (0x20..0x7f).contains(&b))
+    {
+        return Err("a WPA2 passphrase is 8 to 63 printable ASCII characters".into());
+    }
+    if ap.interface.is_empty() || ap.interface.len() > 15 || ap.interface.contains(['/', ' ']) {
+        return Err(format!("`{}` is not an interface name", ap.interface));
+    }
+    if !ap.subnet.addr().is_private() || ap.subnet.prefix_len() > 29 {
+        return Err(format!(
+            "subnet {} must be RFC 1918 and /29 or larger",
+            ap.subnet
+        ));
+    }
+    if ap.country.len() != 2 || !ap.country.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!("country `{}` is not a two-letter code", ap.country));
+    }
+    Ok(())
+}
+
+impl ApConfig {
+    /// The router's own address on the AP subnet (gateway of the phones).
+    pub fn gateway(&self) -> Ipv4Addr {
+        self.subnet
+            .hosts()
+            .next()
+            .unwrap_or_else(|| self.subnet.network())
+    }
+
+    /// The tunnel interface of this AP.
+    pub fn tunnel_interface(&self) -> String {
+        format!("wg-{}", self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "router: lr-a
+management: 192.0.2.41
+token_file: /etc/matador/token
+state_dir: /var/lib/matador
+run_dir: /run/matador
+uplink: eth0
+radio: simulated
+wireguard: userspace
+aps:
+  - { name: ap0, ssid: matador-a, passphrase: lab-passphrase-a, interface: wlan0, subnet: 10.77.1.0/24, country: CH }
+";
+
+    #[test]
+    fn a_good_config_loads_with_defaults() {
+        let c = RouterConfig::parse(GOOD, "r.yaml").expect("good");
+        assert_eq!(c.api_port, 8443);
+        assert_eq!(c.aps[0].gateway(), Ipv4Addr::new(10, 77, 1, 1));
+        assert_eq!(c.aps[0].tunnel_interface(), "wg-ap0");
+    }
+
+    #[test]
+    fn bad_configs_say_what_to_fix() {
+        let cases = [
+            (GOOD.replace("uplink: eth0", "uplink: eth0\ncolour: red"), "colour"),
+            (GOOD.replace("lab-passphrase-a", "short"), "8 to 63"),
+            (GOOD.replace("10.77.1.0/24", "192.0.2.0/24"), "RFC 1918"),
+            (GOOD.replace("interface: wlan0", "interface: eth0"), "uplink"),
+            (GOOD.replace("name: ap0", "name: AP_0"), "name"),
+            (GOOD.replace("country: CH", "country: Switzerland"), "country"),
+            (
+                GOOD.to_string()
+                    + "  - { name: ap1, ssid: b, passphrase: lab-passphrase-b, interface: wlan1, subnet: 10.77.0.0/16 }\n",
+                "subnet",
+            ),
+        ];
+        for (text, expect) in cases {
+            let e = RouterConfig::parse(&text, "r.yaml").expect_err(expect);
+            assert!(e.to_string().contains(expect), "{expect}: {e}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The daemon's own nftables table, `inet matador`, built with nftnl in one atomic batch:
+//! each AP's subnet may leave only through its tunnel (fail closed: with the tunnel down,
+//! nothing reaches the uplink), phones cannot reach the router itself beyond DHCP, every AP
+//! has counters, and a prerouting hook marks AP traffic for capture and plugins.
+
+use super::config::ApConfig;
+use nftnl::expr::InterfaceName;
+use nftnl::{
+    nft_expr, Batch, Chain, FinalizedBatch, Hook, MsgType, Policy, ProtoFamily, Rule, Table,
+};
+use std::ffi::{CStr, CString};
+
+/// Name of the daemon's table (family inet).
+pub const TABLE: &CStr = c"matador";
+
+/// Firewall mark of packets from AP `index` (the interception hook sets it).
+pub fn ap_mark(index: usize) -> u32 {
+    0x4d00 + index as u32
+}
+
+/// The firewall could not be programmed.
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    /// A name that cannot be an interface name (interior NUL).
+    #[error("interface name {0:?} cannot be used in a rule")]
+    Name(String),
+    /// The kernel refused the batch.
+    #[error("nftables: {0}")]
+    Netlink(std::io::Error),
+}
+
+fn iface(name: &str) -> Result<InterfaceName, FirewallError> {
+    CString::new(name)
+        .map(InterfaceName::Exact)
+        .map_err(|_| FirewallError::Name(name.to_string()))
+}
+
+/// The whole table for these APs. The batch first adds the table (a no-op if a crashed run
+/// left it), deletes it, and builds it anew: the kernel applies the batch atomically, so
+/// there is never a moment without the rules, and never two copies of them.
+pub fn batch(aps: &[ApConfig]) -> Result<FinalizedBatch, FirewallError> {
+    let mut batch = Batch::new();
+    let table = Table::new(TABLE, ProtoFamily::Inet);
+    batch.add(&table, MsgType::Add);
+    batch.add(&table, MsgType::Del);
+    batch.add(&table, MsgType::Add);
+
+    let mut forward = Chain::new(c"forward", &table);
+    forward.set_hook(Hook::Forward, 0);
+    forward.set_policy(Policy::Accept);
+    batch.add(&forward, MsgType::Add);
+    let mut input = Chain::new(c"input", &table);
+    input.set_hook(Hook::In, 0);
+    input.set_policy(Policy::Accept);
+    batch.add(&input, MsgType::Add);
+    let mut mark = Chain::new(c"intercept", &table);
+    // Mangle priority: before routing, so later work can steer marked packets.
+    mark.set_hook(Hook::PreRouting, -150);
+    mark.set_policy(Policy::Accept);
+    batch.add(&mark, MsgType::Add);
+    let mut nat = Chain::new(c"postrouting", &table);
+    nat.set_hook(Hook::PostRouting, 100);
+    nat.set_type(nftnl::ChainType::Nat);
+    nat.set_policy(Policy::Accept);
+    batch.add(&nat, MsgType::Add);
+
+    for (i, ap) in aps.iter().enumerate() {
+        let radio = iface(&ap.interface)?;
+        let tunnel = iface(&ap.tunnel_interface())?;
+
+        // Forwarded from the AP: into its own tunnel only, counted; everything else dropped.
+        let mut out = Rule::new(&forward);
+        out.add_expr(&nft_expr!(meta iifname));
+        out.add_expr(&nft_expr!(cmp == &radio));
+        out.add_expr(&nft_expr!(meta oifname));
+        out.add_expr(&nft_expr!(cmp == &tunnel));
+        out.add_expr(&nft_expr!(counter));
+        out.add_expr(&nft_expr!(verdict accept));
+        batch.add(&out, MsgType::Add);
+        let mut closed = Rule::new(&forward);
+        closed.add_expr(&nft_expr!(meta iifname));
+        closed.add_expr(&nft_expr!(cmp == &radio));
+        closed.add_expr(&nft_expr!(counter));
+        closed.add_expr(&nft_expr!(verdict drop));
+        batch.add(&closed, MsgType::Add);
+
+        // To the router itself: DHCP only; the management side is out of reach.
+        let mut dhcp = Rule::new(&input);
+        dhcp.add_expr(&nft_expr!(meta iifname));
+        dhcp.add_expr(&nft_expr!(cmp == &radio));
+        dhcp.add_expr(&nft_expr!(meta l4proto));
+        dhcp.add_expr(&nft_expr!(cmp == libc::IPPROTO_UDP as u8));
+        dhcp.add_expr(&nft_expr!(payload udp dport));
+        dhcp.add_expr(&nft_expr!(cmp == 67u16.to_be()));
+        dhcp.add_expr(&nft_expr!(verdict accept));
+        batch.add(&dhcp, MsgType::Add);
+        let mut fence = Rule::new(&input);
+        fence.add_expr(&nft_expr!(meta iifname));
+        fence.add_expr(&nft_expr!(cmp == &radio));
+        fence.add_expr(&nft_expr!(counter));
+        fence.add_expr(&nft_expr!(verdict drop));
+        batch.add(&fence, MsgType::Add);
+
+        // Interception hook: mark the AP's packets (capture and plugins match the mark).
+        let mut hook = Rule::new(&mark);
+        hook.add_expr(&nft_expr!(meta iifname));
+        hook.add_expr(&nft_expr!(cmp == &radio));
+        hook.add_expr(&nft_expr!(immediate data ap_mark(i)));
+        hook.add_expr(&nft_expr!(meta mark set));
+        batch.add(&hook, MsgType::Add);
+
+        // The vantage node knows the router's tunnel address only: NAT the phones onto it.
+        let mut masq = Rule::new(&nat);
+        masq.add_expr(&nft_expr!(meta oifname));
+        masq.add_expr(&nft_expr!(cmp == &tunnel));
+        masq.add_expr(&nft_expr!(masquerade));
+        batch.add(&masq, MsgType::Add);
+    }
+    Ok(batch.finalize())
+}
+
+/// A batch that deletes the table (on stop), whether or not it is there.
+pub fn delete_batch() -> FinalizedBatch {
+    let mut batch = Batch::new();
+    let table = Table::new(TABLE, ProtoFamily::Inet);
+    batch.add(&table, MsgType::Add);
+    batch.add(&table, MsgType::Del);
+    batch.finalize()
+}
+
+/// Sends a batch and waits for every acknowledgement.
+pub fn send(batch: &FinalizedBatch) -> Result<(), FirewallError> {
+    let run = || -> std::io::Result<()> {
+        let socket = mnl::Socket::new(mnl::Bus::Netfilter)?;
+        let portid = socket.portid();
+        socket.send_all(batch)?;
+        let mut buffer = vec![0; nftnl::nft_nlmsg_maxsize() as usize];
+        let mut expected = batch.sequence_numbers();
+        while let Some(seq) = expected.next() {
+            let mut got_any = false;
+            for message in socket.recv(&mut buffer[..])? {
+                got_any = true;
+                mnl::cb_run(message?, seq, portid)?;
+            }
+            if !got_any {
+                break;
+            }
+        }
+        Ok(())
+    };
+    run().map_err(FirewallError::Netlink)
+}

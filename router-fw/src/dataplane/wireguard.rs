@@ -1,0 +1,314 @@
+//! WireGuard tunnels to vantage nodes over the userspace UAPI (wireguard-go's socket in
+//! /var/run/wireguard): configuring a peer and reading its health. The kernel backend speaks
+//! generic netlink instead; this machine has no WireGuard module to test it against.
+
+use base64::Engine as _;
+use ipnet::{IpNet, Ipv4Net};
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Where userspace WireGuard keeps its control sockets.
+pub const UAPI_DIR: &str = "/var/run/wireguard";
+
+/// The vantage node side of a tunnel, as a `wg-quick` file describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelPeer {
+    /// This router's private key.
+    pub private_key: [u8; 32],
+    /// This router's address inside the tunnel.
+    pub address: Ipv4Net,
+    /// The resolver handed to phones (the vantage node's).
+    pub dns: Option<Ipv4Addr>,
+    /// The vantage node's public key.
+    pub public_key: [u8; 32],
+    /// Optional preshared key.
+    pub preshared_key: Option<[u8; 32]>,
+    /// The vantage node's endpoint.
+    pub endpoint: SocketAddr,
+    /// What is routed into the tunnel.
+    pub allowed_ips: Vec<IpNet>,
+    /// Keepalive in seconds.
+    pub keepalive: Option<u16>,
+}
+
+/// What the UAPI reports about a tunnel's peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Seconds since the Unix epoch of the last handshake (0: never).
+    pub last_handshake: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+}
+
+/// A UAPI exchange that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WireguardError {
+    /// The socket could not be reached or broke.
+    #[error("WireGuard UAPI {socket}: {source}")]
+    Io {
+        /// The socket.
+        socket: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// wireguard-go refused the configuration.
+    #[error("WireGuard UAPI {socket}: errno={errno}")]
+    Refused {
+        /// The socket.
+        socket: String,
+        /// Its error number.
+        errno: i64,
+    },
+    /// A key that is not 32 bytes of base64.
+    #[error("{0} is not a WireGuard key (32 bytes, base64)")]
+    BadKey(&'static str),
+}
+
+/// Reads a `wg-quick` file: `[Interface]` PrivateKey, Address, DNS; one `[Peer]` with
+/// PublicKey, PresharedKey, Endpoint (an address: the router resolves nothing), AllowedIPs,
+/// PersistentKeepalive.
+pub fn parse_wg_quick(text: &str) -> Result<TunnelPeer, String> {
+    let mut section = "";
+    let mut kv: Vec<(String, String, String)> = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with('[') {
+            section = match line {
+                "[Interface]" => "interface",
+                "[Peer]" if !kv.iter().any(|(s, _, _)| s == "peer") => "peer",
+                "[Peer]" => return Err(format!("line {}: only one [Peer] is supported", n + 1)),
+                other => return Err(format!("line {}: unknown section {other}", n + 1)),
+            };
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!("line {}: expected Key = Value", n + 1));
+        };
+        kv.push((
+            section.to_string(),
+            k.trim().to_ascii_lowercase(),
+            v.trim().to_string(),
+        ));
+    }
+    let get = |s: &str, k: &str| {
+        kv.iter()
+            .find(|(ss, kk, _)| ss == s && kk == k)
+            .map(|(_, _, v)| v.as_str())
+    };
+    let need = |s: &str, k: &str| get(s, k).ok_or_else(|| format!("missing {k} in [{s}]"));
+    let key = |s: &str, k: &str, what: &'static str| {
+        decode_key(need(s, k)?, what).map_err(|e| e.to_string())
+    };
+    let address: Ipv4Net = need("interface", "address")?
+        .split(',')
+        .find_map(|a| a.trim().parse().ok())
+        .ok_or("Address needs an IPv4 address/prefix")?;
+    let dns = match get("interface", "dns") {
+        Some(d) => Some(
+            d.split(',')
+                .find_map(|a| a.trim().parse().ok())
+                .ok_or("DNS needs an IPv4 address")?,
+        ),
+        None => None,
+    };
+    let endpoint = need("peer", "endpoint")?
+        .parse()
+        .map_err(|_| "Endpoint must be ADDRESS:PORT".to_string())?;
+    let allowed_ips = need("peer", "allowedips")?
+        .split(',')
+        .map(|a| {
+            a.trim()
+                .parse()
+                .map_err(|_| format!("AllowedIPs: {a:?} is not a prefix"))
+        })
+        .collect::<Result<Vec<IpNet>, _>>()?;
+    let keepalive = match get("peer", "persistentkeepalive") {
+        Some(k) => Some(
+            k.parse()
+                .map_err(|_| "PersistentKeepalive must be seconds")?,
+        ),
+        None => None,
+    };
+    Ok(TunnelPeer {
+        private_key: key("interface", "privatekey", "PrivateKey")?,
+        address,
+        dns,
+        public_key: key("peer", "publickey", "PublicKey")?,
+        preshared_key: match get("peer", "presharedkey") {
+            Some(p) => Some(decode_key(p, "PresharedKey").map_err(|e| e.to_string())?),
+            None => None,
+        },
+        endpoint,
+        allowed_ips,
+        keepalive,
+    })
+}
+
+/// Decodes a base64 WireGuard key.
+pub fn decode_key(text: &str, what: &'static str) -> Result<[u8; 32], WireguardError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or(WireguardError::BadKey(what))
+}
+
+fn hex(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The UAPI `set` request that makes `peer` the tunnel's only peer.
+pub fn set_request(peer: &TunnelPeer) -> String {
+    let mut r = String::from("set=1\n");
+    let _ = writeln!(r, "private_key={}", hex(&peer.private_key));
+    r.push_str("replace_peers=true\n");
+    let _ = writeln!(r, "public_key={}", hex(&peer.public_key));
+    if let Some(psk) = &peer.preshared_key {
+        let _ = writeln!(r, "preshared_key={}", hex(psk));
+    }
+    let _ = writeln!(r, "endpoint={}", peer.endpoint);
+    if let Some(k) = peer.keepalive {
+        let _ = writeln!(r, "persistent_keepalive_interval={k}");
+    }
+    r.push_str("replace_allowed_ips=true\n");
+    for ip in &peer.allowed_ips {
+        let _ = writeln!(r, "allowed_ip={ip}");
+    }
+    r.push('\n');
+    r
+}
+
+/// Reads the health of the first peer out of a UAPI `get` answer.
+pub fn parse_get(answer: &str) -> Health {
+    let mut h = Health::default();
+    for line in answer.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v: u64 = v.parse().unwrap_or(0);
+        match k {
+            "last_handshake_time_sec" => h.last_handshake = v,
+            "rx_bytes" => h.rx_bytes = h.rx_bytes.saturating_add(v),
+            "tx_bytes" => h.tx_bytes = h.tx_bytes.saturating_add(v),
+            _ => {}
+        }
+    }
+    h
+}
+
+/// The control socket of a userspace tunnel interface.
+pub fn socket_path(ifname: &str) -> PathBuf {
+    Path::new(UAPI_DIR).join(format!("{ifname}.sock"))
+}
+
+/// Sends one request and returns the answer up to its blank line; checks `errno=0`.
+pub async fn exchange(socket: &Path, request: &str) -> Result<String, WireguardError> {
+    let shown = socket.display().to_string();
+    let io = |source| WireguardError::Io {
+        socket: shown.clone(),
+        source,
+    };
+    let talk = async {
+        let mut s = tokio::net::UnixStream::connect(socket).await?;
+        s.write_all(request.as_bytes()).await?;
+        let mut lines = BufReader::new(s).lines();
+        let mut answer = String::new();
+        while let Some(line) = lines.next_line().await? {
+            if line.is_empty() {
+                break;
+            }
+            answer.push_str(&line);
+            answer.push('\n');
+            if answer.len() > 64 * 1024 {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(5), talk)
+        .await
+        .map_err(|_| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no answer",
+            ))
+        })?
+        .map_err(io)?;
+    let errno = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("errno="))
+        .and_then(|e| e.parse::<i64>().ok())
+        .unwrap_or(0);
+    if errno != 0 {
+        return Err(WireguardError::Refused {
+            socket: shown,
+            errno,
+        });
+    }
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> TunnelPeer {
+        TunnelPeer {
+            private_key: [1; 32],
+            address: "100.64.3.2/32".parse().expect("net"),
+            dns: Some(Ipv4Addr::new(100, 64, 3, 1)),
+            public_key: [0xab; 32],
+            preshared_key: None,
+            endpoint: "192.0.2.5:51820".parse().expect("addr"),
+            allowed_ips: vec!["0.0.0.0/0".parse().expect("net")],
+            keepalive: Some(25),
+        }
+    }
+
+    #[test]
+    fn the_set_request_is_uapi_text_with_hex_keys() {
+        let r = set_request(&peer());
+        assert!(r.starts_with("set=1\nprivate_key=0101"), "{r}");
+        assert!(r.contains(&format!("public_key={}\n", "ab".repeat(32))));
+        assert!(r.contains("endpoint=192.0.2.5:51820\npersistent_keepalive_interval=25\n"));
+        assert!(r.ends_with("allowed_ip=0.0.0.0/0\n\n"));
+    }
+
+    #[test]
+    fn wg_quick_files_parse_and_bad_ones_say_why() {
+        let text = "[Interface]\nPrivateKey = AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\nAddress = 100.64.3.2/32\nDNS = 100.64.3.1\n\n[Peer] # vp-gb\nPublicKey = q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\nEndpoint = 192.0.2.5:51820\nAllowedIPs = 0.0.0.0/0\nPersistentKeepalive = 25\n";
+        assert_eq!(parse_wg_quick(text), Ok(peer()));
+        let no_endpoint = text.replace("Endpoint = 192.0.2.5:51820\n", "");
+        assert!(parse_wg_quick(&no_endpoint)
+            .unwrap_err()
+            .contains("endpoint"));
+        let two_peers = format!("{text}[Peer]\nPublicKey = x\n");
+        assert!(parse_wg_quick(&two_peers)
+            .unwrap_err()
+            .contains("one [Peer]"));
+        assert!(parse_wg_quick("[Interface]\nPrivateKey = nope\n").is_err());
+    }
+
+    #[test]
+    fn health_and_keys_parse_and_bad_keys_are_refused() {
+        let h = parse_get("private_key=00\npublic_key=ab\nlast_handshake_time_sec=1700000000\nrx_bytes=10\ntx_bytes=20\nerrno=0\n");
+        assert_eq!(
+            h,
+            Health {
+                last_handshake: 1_700_000_000,
+                rx_bytes: 10,
+                tx_bytes: 20
+            }
+        );
+        assert!(decode_key("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "key").is_ok());
+        assert!(decode_key("short", "key").is_err());
+    }
+}
