@@ -9,6 +9,7 @@ use crate::services::{self, ChatHub, LabCa};
 use crate::topology::{NodeRole, ServiceKind};
 use std::collections::HashMap;
 use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::Arc;
@@ -105,23 +106,27 @@ pub fn run(plan_path: &Path, lab_dir: &Path) -> Result<(), DaemonError> {
     // stops `lab up` with a clear error).
     let mut forwards = Vec::new();
     for node in &plan.nodes {
-        let NodeRole::Phone(phone) = &node.role else {
-            continue;
+        let (port, target, what) = match (&node.role, &node.lab_router) {
+            (NodeRole::Phone(phone), _) => (
+                phone.adb_port,
+                SocketAddr::from((Ipv4Addr::LOCALHOST, crate::phone::ADB_PORT)),
+                "ADB",
+            ),
+            (_, Some(r)) => match r.uplink_addr {
+                Some(addr) => (
+                    r.api_port,
+                    SocketAddr::from((addr, crate::plan::ROUTER_API_PORT)),
+                    "router API",
+                ),
+                None => continue,
+            },
+            _ => continue,
         };
-        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, phone.adb_port))
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(|e| {
-                setup_err(
-                    &node.name,
-                    &format!("ADB port 127.0.0.1:{}", phone.adb_port),
-                    e,
-                )
-            })?;
-        forwards.push((
-            listener,
-            Arc::new(Netns::open(&node.namespace)?),
-            node.name.clone(),
-        ));
+            .map_err(|e| setup_err(&node.name, &format!("{what} port 127.0.0.1:{port}"), e))?;
+        let ns = Arc::new(Netns::open(&node.namespace)?);
+        forwards.push((listener, ns, node.name.clone(), target));
     }
 
     let ca = LabCa::generate()?;
@@ -149,14 +154,12 @@ pub fn run(plan_path: &Path, lab_dir: &Path) -> Result<(), DaemonError> {
                 }
             });
         }
-        for (listener, ns, name) in forwards {
+        for (listener, ns, name, target) in forwards {
             let listener = tokio::net::TcpListener::from_std(listener)
-                .map_err(|e| setup_err(&name, "ADB forward", e))?;
-            let target =
-                std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, crate::phone::ADB_PORT));
+                .map_err(|e| setup_err(&name, "port forward", e))?;
             tokio::spawn(async move {
                 if let Err(e) = forward_into(listener, ns, target).await {
-                    tracing::error!(phone = %name, error = %e, "ADB forward stopped");
+                    tracing::error!(node = %name, error = %e, "port forward stopped");
                 }
             });
         }

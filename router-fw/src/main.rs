@@ -2,7 +2,7 @@
 //!
 //! Subcommands: `version`, `flows` and `run` (the daemon); `trace` arrives with the traceroute issue.
 
-mod dataplane;
+use matador_router::dataplane;
 mod flows;
 
 use clap::{Parser, Subcommand};

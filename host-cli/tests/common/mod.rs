@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod adb;
+
 use matador_lab::plan::Plan;
 use matador_lab::topology::{parse, DEFAULT_TOPOLOGY};
 use serde_json::Value;

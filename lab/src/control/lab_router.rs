@@ -114,7 +114,8 @@ pub fn start(
     let vantage = match &r.vantage {
         Some(vp) => {
             let peer = register_peer(state, vp, None)?;
-            let path = rdir.join("vantage.conf");
+            // The file name names the vantage node (the daemon reports it as the peer name).
+            let path = rdir.join(format!("{vp}.conf"));
             write_secret(&path, &peer.wg_quick).map_err(io(&node.name))?;
             Some(path)
         }

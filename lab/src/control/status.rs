@@ -120,6 +120,14 @@ pub struct LabRouterStatus {
     pub hostapd_conf: PathBuf,
     /// Phone behind it.
     pub phone: Option<String>,
+    /// Vantage node its access point tunnels to.
+    pub vantage: Option<String>,
+    /// Its API, published on this host: `https://127.0.0.1:<port>/v1/…`.
+    pub api: String,
+    /// File with the API token.
+    pub api_token_file: PathBuf,
+    /// File with the SHA-256 fingerprint of the API's certificate (to pin).
+    pub api_fingerprint_file: PathBuf,
 }
 
 /// One emulated phone.
@@ -233,6 +241,15 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
                     gateway: gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
                     hostapd_conf: super::lab_router::hostapd_conf_path(dir, &n.name),
                     phone: n.lab_router.as_ref().and_then(|r| r.phone.clone()),
+                    vantage: n.lab_router.as_ref().and_then(|r| r.vantage.clone()),
+                    api: format!(
+                        "127.0.0.1:{}",
+                        n.lab_router.as_ref().map_or(0, |r| r.api_port)
+                    ),
+                    api_token_file: super::lab_router::router_dir(dir, &n.name).join("token"),
+                    api_fingerprint_file: super::lab_router::router_dir(dir, &n.name)
+                        .join("state")
+                        .join("api-fingerprint"),
                 })
             }
             NodeRole::Phone(p) => s.phones.push(PhoneStatus {

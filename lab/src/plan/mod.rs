@@ -77,7 +77,14 @@ pub struct LabRouterPlan {
     pub phone: Option<String>,
     /// Vantage node the access point tunnels to.
     pub vantage: Option<String>,
+    /// Port on the host's 127.0.0.1 where the router's API is published.
+    pub api_port: u16,
 }
+
+/// Port of the router daemon's API on its management address.
+pub const ROUTER_API_PORT: u16 = 8443;
+/// First port on the host's 127.0.0.1 where lab routers' APIs are published.
+pub const FIRST_API_FORWARD: u16 = 28440;
 
 /// Interface name of the simulated Wi-Fi link, on the router and on the phone alike.
 pub const RADIO_IFNAME: &str = "wlan0";
@@ -169,6 +176,7 @@ impl Plan {
         let routes = routing::routes(topo, &links)?;
         let mut nodes = Vec::with_capacity(topo.nodes.len());
         let mut vantage_index = 0u8;
+        let mut lab_router_index = 0u16;
         for (i, n) in topo.nodes.iter().enumerate() {
             let vantage = if n.role == NodeRole::Vantage {
                 let public_addr = stub_end(&links, i).map(|e| e.addr4).ok_or_else(|| {
@@ -196,6 +204,8 @@ impl Plan {
             };
             let lab_router = match &n.role {
                 NodeRole::LabRouter { ap, vantage_node } => {
+                    let api_port = FIRST_API_FORWARD.saturating_add(lab_router_index);
+                    lab_router_index += 1;
                     let uplink =
                         stub_end(&links, i)
                             .map(|e| e.ifname.clone())
@@ -224,6 +234,7 @@ impl Plan {
                         uplink_addr: stub_end(&links, i).map(|e| e.addr4),
                         phone,
                         vantage: vantage_node.clone(),
+                        api_port,
                     })
                 }
                 _ => None,

@@ -1,5 +1,29 @@
 //! Versioned wire types of the router API and of every result record; the host depends on this
-//! crate, never on the daemon. The types themselves arrive with the router-daemon issue.
+//! crate, never on the daemon. Plain data with serde and pure checks: no I/O.
+//!
+//! Request bodies (`SetVantage`, `StartMeasurement`) reject unknown fields, so a typo is an
+//! error rather than a silently ignored setting; responses accept unknown fields, so an older
+//! host can read a newer router.
+
+mod check;
+mod measurement;
+mod results;
+mod status;
+mod vantage;
+mod wg_quick;
+
+pub use check::{check_id, check_result_id, Invalid, MAX_ID_LEN, MAX_RESULT_ID_LEN};
+pub use measurement::{
+    MeasurementState, MeasurementStatus, StartMeasurement, StopMeasurement, Windows,
+    MAX_DURATION_S, MAX_MESSAGES,
+};
+pub use results::{ApiError, ResultKind, ResultList, ResultSummary};
+pub use status::{ApCounters, ApStatus, RouterStatus, Station, TunnelHealth, VantageSummary};
+pub use vantage::{check_endpoint, check_key, SetVantage, WgPeer};
+pub use wg_quick::{parse_wg_quick, render_wg_quick, WgQuickError};
 
 /// Version prefix of the router HTTP API (`/v1/...`).
 pub const API_VERSION: &str = "v1";
+
+/// Response header of `GET /v1/results/{id}`: the SHA-256 of the body, lowercase hex.
+pub const SHA256_HEADER: &str = "x-matador-sha256";

@@ -135,8 +135,8 @@ pub fn send(batch: &FinalizedBatch) -> Result<(), FirewallError> {
         let portid = socket.portid();
         socket.send_all(batch)?;
         let mut buffer = vec![0; nftnl::nft_nlmsg_maxsize() as usize];
-        let mut expected = batch.sequence_numbers();
-        while let Some(seq) = expected.next() {
+        let expected = batch.sequence_numbers();
+        for seq in expected {
             let mut got_any = false;
             for message in socket.recv(&mut buffer[..])? {
                 got_any = true;

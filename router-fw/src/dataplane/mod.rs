@@ -4,6 +4,7 @@
 
 pub mod ap;
 pub mod config;
+pub mod control;
 pub mod firewall;
 pub mod netlink;
 mod plane;

@@ -5,15 +5,21 @@
 
 use super::ap::{dnsmasq_conf, hostapd_conf, uci_wifi_iface};
 use super::config::{ApConfig, Radio, RouterConfig, WireguardBackend};
+use super::control::{self, PlaneCommand, RouterControl};
 use super::wireguard::{self, TunnelPeer};
 use super::{firewall, netlink};
+use crate::api::{ApiConfig, ApiServer};
+use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
 
 /// First routing table and rule priority of the APs (AP `i` uses `BASE + i`).
 const TABLE_BASE: u32 = 1000;
+/// Room for results on the router before the host must fetch and acknowledge some.
+const RESULTS_CAP: u64 = 256 * 1024 * 1024;
 /// How often tunnels and helpers are checked.
 const WATCH_PERIOD: Duration = Duration::from_secs(5);
 /// A tunnel whose last handshake is older than this is reported down.
@@ -26,6 +32,9 @@ struct Helper {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     child: Option<Child>,
+    /// The AP whose tunnel this is: rebuilt as a whole (process and configuration), not
+    /// merely restarted.
+    tunnel_of: Option<usize>,
 }
 
 impl Helper {
@@ -36,6 +45,7 @@ impl Helper {
             args: args.to_vec(),
             envs: Vec::new(),
             child: None,
+            tunnel_of: None,
         }
     }
 
@@ -54,14 +64,19 @@ impl Helper {
         Ok(())
     }
 
-    /// Restarts the helper if it has exited.
-    fn keep_alive(&mut self, run_dir: &Path) {
-        let exited = match self.child.as_mut().map(|c| c.try_wait()) {
+    /// Why the helper is no longer running, if it is not.
+    fn exited(&mut self) -> Option<String> {
+        match self.child.as_mut().map(|c| c.try_wait()) {
             Some(Ok(Some(status))) => Some(status.to_string()),
             Some(Err(e)) => Some(e.to_string()),
-            _ => None,
-        };
-        if let Some(why) = exited {
+            Some(Ok(None)) => None,
+            None => Some("not started".into()),
+        }
+    }
+
+    /// Restarts the helper if it has exited.
+    fn keep_alive(&mut self, run_dir: &Path) {
+        if let Some(why) = self.exited() {
             tracing::warn!(helper = %self.what, status = %why, "exited; restarting");
             if let Err(e) = self.start(run_dir) {
                 tracing::error!(helper = %self.what, error = %e, "restart failed");
@@ -127,6 +142,7 @@ async fn start_tunnel(
             let _ = std::fs::remove_file(wireguard::socket_path(&ifname));
             let mut wg = Helper::new(&format!("wireguard-go {ifname}"), "wireguard-go", &["-f".into(), ifname.clone()]);
             wg.envs.push(("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD".into(), "1".into()));
+            wg.tunnel_of = Some(i);
             wg.start(&config.run_dir)?;
             helpers.push(wg);
             wait_for(&wireguard::socket_path(&ifname)).await?;
@@ -152,6 +168,10 @@ async fn start_tunnel(
 pub async fn run(config: RouterConfig) -> Result<()> {
     std::fs::create_dir_all(config.run_dir.join("pids")).context("run directory")?;
     kill_leftovers(&config.run_dir);
+    let token = std::fs::read_to_string(&config.token_file)
+        .with_context(|| format!("API token file {}", config.token_file.display()))?
+        .trim()
+        .to_string();
     let h = netlink::connect().context("rtnetlink")?;
     let aps = config.aps.clone();
     tokio::task::spawn_blocking(move || firewall::batch(&aps).and_then(|b| firewall::send(&b)))
@@ -159,26 +179,84 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         .context("firewall task")?
         .context("installing the nftables table inet matador")?;
     let mut helpers: Vec<Helper> = Vec::new();
-    let result = bring_up(&h, &config, &mut helpers).await;
-    if let Err(e) = result {
-        take_down(&h, &config, &mut helpers).await;
-        return Err(e);
-    }
+    let named = match bring_up(&h, &config, &mut helpers).await {
+        Ok(peers) => peers,
+        Err(e) => {
+            take_down(&h, &config, &mut helpers).await;
+            return Err(e);
+        }
+    };
+    let mut peers: Vec<Option<TunnelPeer>> = named
+        .iter()
+        .map(|n| n.as_ref().map(|(_, p)| p.clone()))
+        .collect();
+    let (commands, mut orders) = mpsc::channel(4);
+    let control = RouterControl {
+        config: config.clone(),
+        started: std::time::Instant::now(),
+        vantage: std::sync::Mutex::new(named),
+        commands,
+    };
+    let (stop_api, api_stopped) = oneshot::channel::<()>();
+    let api = match start_api(&config, control, token, api_stopped).await {
+        Ok(api) => api,
+        Err(e) => {
+            take_down(&h, &config, &mut helpers).await;
+            return Err(e);
+        }
+    };
     tracing::info!(router = %config.router, aps = config.aps.len(), "router up");
     // Supervisors (and the lab) wait for this file before sending phones our way.
     let _ = std::fs::write(config.run_dir.join("ready"), b"");
-    watch(&config, &mut helpers).await;
+    watch(&h, &config, &mut peers, &mut helpers, &mut orders).await;
     let _ = std::fs::remove_file(config.run_dir.join("ready"));
+    let _ = stop_api.send(());
+    let _ = api.await;
     take_down(&h, &config, &mut helpers).await;
     tracing::info!("router stopped; everything it made is removed");
     Ok(())
+}
+
+/// Starts the HTTPS API on the management address, with the result store.
+async fn start_api(
+    config: &RouterConfig,
+    control: RouterControl,
+    token: String,
+    stop: oneshot::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let store =
+        Store::open(config.state_dir.join("results"), RESULTS_CAP).context("result store")?;
+    let listen = std::net::SocketAddr::new(config.management, config.api_port);
+    let server = ApiServer::bind(
+        ApiConfig::new(listen, token, &config.state_dir),
+        control::shared(control),
+        store,
+    )
+    .await
+    .context("starting the API")?;
+    tracing::info!(%listen, fingerprint = server.fingerprint(), "API certificate (pin this)");
+    let _ = std::fs::write(
+        config.state_dir.join("api-fingerprint"),
+        server.fingerprint(),
+    );
+    Ok(tokio::spawn(async move {
+        if let Err(e) = server
+            .run(async {
+                let _ = stop.await;
+            })
+            .await
+        {
+            tracing::error!(error = %e, "API stopped");
+        }
+    }))
 }
 
 async fn bring_up(
     h: &rtnetlink::Handle,
     config: &RouterConfig,
     helpers: &mut Vec<Helper>,
-) -> Result<()> {
+) -> Result<Vec<Option<(String, TunnelPeer)>>> {
+    let mut peers = Vec::new();
     for (i, ap) in config.aps.iter().enumerate() {
         let dir = config.run_dir.join(&ap.name);
         std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
@@ -209,45 +287,75 @@ async fn bring_up(
             Radio::Uci => std::fs::write(dir.join("wireless.uci"), uci_wifi_iface(ap, "radio0"))?,
             Radio::Simulated => {}
         }
-        let peer = match &ap.vantage {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("AP {}: {}", ap.name, path.display()))?;
-                Some(
-                    wireguard::parse_wg_quick(&text)
-                        .map_err(|e| anyhow::anyhow!("AP {}: {}: {e}", ap.name, path.display()))?,
-                )
-            }
-            None => None,
-        };
+        let named = load_vantage(config, ap)?;
+        let peer = named.as_ref().map(|(_, p)| p.clone());
         if let Some(peer) = &peer {
             start_tunnel(h, config, i, ap, peer, helpers).await?;
         }
-        let dconf = dir.join("dnsmasq.conf");
-        std::fs::write(
-            &dconf,
-            dnsmasq_conf(
-                ap,
-                peer.as_ref().and_then(|p| p.dns),
-                &dir.join("leases"),
-                &dir.join("dnsmasq.log"),
-            ),
-        )?;
-        let mut dnsmasq = Helper::new(
-            &format!("dnsmasq {}", ap.name),
-            "dnsmasq",
-            &[
-                "--keep-in-foreground".into(),
-                format!("--conf-file={}", dconf.display()),
-            ],
-        );
-        dnsmasq.start(&config.run_dir)?;
-        helpers.push(dnsmasq);
+        helpers.push(start_dnsmasq(
+            config,
+            ap,
+            peer.as_ref().and_then(|p| p.dns),
+        )?);
+        peers.push(named);
     }
-    Ok(())
+    Ok(peers)
 }
 
-async fn watch(config: &RouterConfig, helpers: &mut [Helper]) {
+/// Writes the AP's dnsmasq configuration and starts it.
+fn start_dnsmasq(
+    config: &RouterConfig,
+    ap: &ApConfig,
+    resolver: Option<std::net::Ipv4Addr>,
+) -> Result<Helper> {
+    let dir = config.run_dir.join(&ap.name);
+    let conf = dir.join("dnsmasq.conf");
+    std::fs::write(
+        &conf,
+        dnsmasq_conf(ap, resolver, &dir.join("leases"), &dir.join("dnsmasq.log")),
+    )?;
+    let mut dnsmasq = Helper::new(
+        &format!("dnsmasq {}", ap.name),
+        "dnsmasq",
+        &[
+            "--keep-in-foreground".into(),
+            format!("--conf-file={}", conf.display()),
+        ],
+    );
+    dnsmasq.start(&config.run_dir)?;
+    Ok(dnsmasq)
+}
+
+/// The AP's vantage node: the one set over the API (kept in the state directory) wins over
+/// the configuration file's.
+fn load_vantage(config: &RouterConfig, ap: &ApConfig) -> Result<Option<(String, TunnelPeer)>> {
+    let saved = config.state_dir.join(format!("vantage-{}.conf", ap.name));
+    let path = if saved.exists() {
+        Some(saved)
+    } else {
+        ap.vantage.clone()
+    };
+    let Some(path) = path else { return Ok(None) };
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("AP {}: {}", ap.name, path.display()))?;
+    let peer = matador_api::parse_wg_quick(&name, &text)
+        .map_err(|e| anyhow::anyhow!("AP {}: {}: {e}", ap.name, path.display()))?;
+    let tunnel = control::tunnel_peer(&peer)
+        .map_err(|e| anyhow::anyhow!("AP {}: {}: {e}", ap.name, path.display()))?;
+    Ok(Some((peer.name, tunnel)))
+}
+
+async fn watch(
+    h: &rtnetlink::Handle,
+    config: &RouterConfig,
+    peers: &mut [Option<TunnelPeer>],
+    helpers: &mut Vec<Helper>,
+    orders: &mut mpsc::Receiver<PlaneCommand>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -261,23 +369,89 @@ async fn watch(config: &RouterConfig, helpers: &mut [Helper]) {
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
-            _ = tick.tick() => {
-                for helper in helpers.iter_mut() {
-                    helper.keep_alive(&config.run_dir);
-                }
-                for ap in config.aps.iter().filter(|a| a.vantage.is_some()) {
-                    let ifname = ap.tunnel_interface();
-                    match wireguard::exchange(&wireguard::socket_path(&ifname), "get=1\n\n").await {
-                        Ok(answer) => {
-                            let health = wireguard::parse_get(&answer);
-                            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                            let up = health.last_handshake > 0 && now.saturating_sub(health.last_handshake) < HANDSHAKE_STALE_S;
-                            tracing::debug!(ap = %ap.name, tunnel = %ifname, up, rx = health.rx_bytes, tx = health.tx_bytes, "tunnel health");
+            _ = tick.tick() => check(h, config, peers, helpers).await,
+            Some(order) = orders.recv() => match order {
+                PlaneCommand::SetVantage { ap, peer, reply } => {
+                    let done = set_vantage(h, config, ap, peer.clone(), helpers).await;
+                    if done.is_ok() {
+                        if let Some(slot) = peers.get_mut(ap) {
+                            *slot = Some(peer);
                         }
-                        Err(e) => tracing::warn!(ap = %ap.name, error = %e, "tunnel health unknown"),
                     }
+                    let _ = reply.send(done.map_err(|e| format!("{e:#}")));
+                }
+            },
+        }
+    }
+}
+
+/// Moves AP `i` to a new vantage node: a new tunnel, and dnsmasq handing out its resolver.
+async fn set_vantage(
+    h: &rtnetlink::Handle,
+    config: &RouterConfig,
+    i: usize,
+    peer: TunnelPeer,
+    helpers: &mut Vec<Helper>,
+) -> Result<()> {
+    let ap = config.aps.get(i).context("no such AP")?;
+    let dnsmasq = format!("dnsmasq {}", ap.name);
+    for helper in helpers
+        .iter_mut()
+        .filter(|x| x.tunnel_of == Some(i) || x.what == dnsmasq)
+    {
+        helper.stop(&config.run_dir).await;
+    }
+    helpers.retain(|x| x.tunnel_of != Some(i) && x.what != dnsmasq);
+    start_tunnel(h, config, i, ap, &peer, helpers).await?;
+    helpers.push(start_dnsmasq(config, ap, peer.dns)?);
+    tracing::info!(ap = %ap.name, endpoint = %peer.endpoint, "vantage node changed");
+    Ok(())
+}
+
+/// One round of supervision: helpers restarted, dead tunnels rebuilt, health logged.
+async fn check(
+    h: &rtnetlink::Handle,
+    config: &RouterConfig,
+    peers: &[Option<TunnelPeer>],
+    helpers: &mut Vec<Helper>,
+) {
+    let mut dead_tunnels = Vec::new();
+    for helper in helpers.iter_mut() {
+        match helper.tunnel_of {
+            Some(i) => {
+                if let Some(why) = helper.exited() {
+                    dead_tunnels.push((i, why));
                 }
             }
+            None => helper.keep_alive(&config.run_dir),
+        }
+    }
+    for (i, why) in dead_tunnels {
+        helpers.retain(|x| x.tunnel_of != Some(i));
+        let (Some(ap), Some(Some(peer))) = (config.aps.get(i), peers.get(i)) else {
+            continue;
+        };
+        // Until the tunnel is back, the AP's traffic falls to the main table and the
+        // firewall drops it: fail closed.
+        tracing::warn!(ap = %ap.name, status = %why, "tunnel process gone; rebuilding the tunnel");
+        if let Err(e) = start_tunnel(h, config, i, ap, peer, helpers).await {
+            tracing::error!(ap = %ap.name, error = %e, "tunnel rebuild failed; retrying");
+        }
+    }
+    for ap in config.aps.iter().filter(|a| a.vantage.is_some()) {
+        let ifname = ap.tunnel_interface();
+        match wireguard::exchange(&wireguard::socket_path(&ifname), "get=1\n\n").await {
+            Ok(answer) => {
+                let health = wireguard::parse_get(&answer);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let up = health.last_handshake > 0
+                    && now.saturating_sub(health.last_handshake) < HANDSHAKE_STALE_S;
+                tracing::debug!(ap = %ap.name, tunnel = %ifname, up, rx = health.rx_bytes, tx = health.tx_bytes, "tunnel health");
+            }
+            Err(e) => tracing::warn!(ap = %ap.name, error = %e, "tunnel health unknown"),
         }
     }
 }

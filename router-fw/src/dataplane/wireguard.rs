@@ -69,89 +69,6 @@ pub enum WireguardError {
     BadKey(&'static str),
 }
 
-/// Reads a `wg-quick` file: `[Interface]` PrivateKey, Address, DNS; one `[Peer]` with
-/// PublicKey, PresharedKey, Endpoint (an address: the router resolves nothing), AllowedIPs,
-/// PersistentKeepalive.
-pub fn parse_wg_quick(text: &str) -> Result<TunnelPeer, String> {
-    let mut section = "";
-    let mut kv: Vec<(String, String, String)> = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('[') {
-            section = match line {
-                "[Interface]" => "interface",
-                "[Peer]" if !kv.iter().any(|(s, _, _)| s == "peer") => "peer",
-                "[Peer]" => return Err(format!("line {}: only one [Peer] is supported", n + 1)),
-                other => return Err(format!("line {}: unknown section {other}", n + 1)),
-            };
-            continue;
-        }
-        let Some((k, v)) = line.split_once('=') else {
-            return Err(format!("line {}: expected Key = Value", n + 1));
-        };
-        kv.push((
-            section.to_string(),
-            k.trim().to_ascii_lowercase(),
-            v.trim().to_string(),
-        ));
-    }
-    let get = |s: &str, k: &str| {
-        kv.iter()
-            .find(|(ss, kk, _)| ss == s && kk == k)
-            .map(|(_, _, v)| v.as_str())
-    };
-    let need = |s: &str, k: &str| get(s, k).ok_or_else(|| format!("missing {k} in [{s}]"));
-    let key = |s: &str, k: &str, what: &'static str| {
-        decode_key(need(s, k)?, what).map_err(|e| e.to_string())
-    };
-    let address: Ipv4Net = need("interface", "address")?
-        .split(',')
-        .find_map(|a| a.trim().parse().ok())
-        .ok_or("Address needs an IPv4 address/prefix")?;
-    let dns = match get("interface", "dns") {
-        Some(d) => Some(
-            d.split(',')
-                .find_map(|a| a.trim().parse().ok())
-                .ok_or("DNS needs an IPv4 address")?,
-        ),
-        None => None,
-    };
-    let endpoint = need("peer", "endpoint")?
-        .parse()
-        .map_err(|_| "Endpoint must be ADDRESS:PORT".to_string())?;
-    let allowed_ips = need("peer", "allowedips")?
-        .split(',')
-        .map(|a| {
-            a.trim()
-                .parse()
-                .map_err(|_| format!("AllowedIPs: {a:?} is not a prefix"))
-        })
-        .collect::<Result<Vec<IpNet>, _>>()?;
-    let keepalive = match get("peer", "persistentkeepalive") {
-        Some(k) => Some(
-            k.parse()
-                .map_err(|_| "PersistentKeepalive must be seconds")?,
-        ),
-        None => None,
-    };
-    Ok(TunnelPeer {
-        private_key: key("interface", "privatekey", "PrivateKey")?,
-        address,
-        dns,
-        public_key: key("peer", "publickey", "PublicKey")?,
-        preshared_key: match get("peer", "presharedkey") {
-            Some(p) => Some(decode_key(p, "PresharedKey").map_err(|e| e.to_string())?),
-            None => None,
-        },
-        endpoint,
-        allowed_ips,
-        keepalive,
-    })
-}
-
 /// Decodes a base64 WireGuard key.
 pub fn decode_key(text: &str, what: &'static str) -> Result<[u8; 32], WireguardError> {
     base64::engine::general_purpose::STANDARD
@@ -280,21 +197,6 @@ mod tests {
         assert!(r.contains(&format!("public_key={}\n", "ab".repeat(32))));
         assert!(r.contains("endpoint=192.0.2.5:51820\npersistent_keepalive_interval=25\n"));
         assert!(r.ends_with("allowed_ip=0.0.0.0/0\n\n"));
-    }
-
-    #[test]
-    fn wg_quick_files_parse_and_bad_ones_say_why() {
-        let text = "[Interface]\nPrivateKey = AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\nAddress = 100.64.3.2/32\nDNS = 100.64.3.1\n\n[Peer] # vp-gb\nPublicKey = q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\nEndpoint = 192.0.2.5:51820\nAllowedIPs = 0.0.0.0/0\nPersistentKeepalive = 25\n";
-        assert_eq!(parse_wg_quick(text), Ok(peer()));
-        let no_endpoint = text.replace("Endpoint = 192.0.2.5:51820\n", "");
-        assert!(parse_wg_quick(&no_endpoint)
-            .unwrap_err()
-            .contains("endpoint"));
-        let two_peers = format!("{text}[Peer]\nPublicKey = x\n");
-        assert!(parse_wg_quick(&two_peers)
-            .unwrap_err()
-            .contains("one [Peer]"));
-        assert!(parse_wg_quick("[Interface]\nPrivateKey = nope\n").is_err());
     }
 
     #[test]

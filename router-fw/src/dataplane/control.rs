@@ -1,0 +1,300 @@
+//! The data plane as the API sees it: status read from the live system (stations from the
+//! DHCP leases, tunnel health from WireGuard, counters from the nftables table), and the
+//! vantage node of an AP changed at run time by the supervision loop.
+
+use super::config::RouterConfig;
+use super::wireguard::{self, TunnelPeer};
+use crate::api::{Control, ControlError, ControlFuture};
+use base64::Engine as _;
+use matador_api::{
+    render_wg_quick, ApCounters, ApStatus, MeasurementStatus, RouterStatus, StartMeasurement,
+    Station, StopMeasurement, TunnelHealth, VantageSummary, WgPeer,
+};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+/// A change the supervision loop carries out (it owns the tunnels and helpers).
+pub enum PlaneCommand {
+    /// Point AP `ap` at a new vantage node.
+    SetVantage {
+        /// Index of the AP.
+        ap: usize,
+        /// The new peer.
+        peer: TunnelPeer,
+        /// Outcome.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// What the API reads and asks of the running data plane.
+pub struct RouterControl {
+    /// The configuration the daemon runs.
+    pub config: RouterConfig,
+    /// When the daemon started.
+    pub started: Instant,
+    /// Each AP's vantage node (name and peer), if any.
+    pub vantage: Mutex<Vec<Option<(String, TunnelPeer)>>>,
+    /// Channel to the supervision loop.
+    pub commands: mpsc::Sender<PlaneCommand>,
+}
+
+/// A `wg-quick` peer as the tunnel needs it; the router's own key is not used yet, so the
+/// peer must carry a private key (as a commercial VPN exit's config does).
+pub fn tunnel_peer(peer: &WgPeer) -> Result<TunnelPeer, String> {
+    let key =
+        |k: &str, what: &'static str| wireguard::decode_key(k, what).map_err(|e| e.to_string());
+    let private = peer
+        .private_key
+        .as_deref()
+        .ok_or("the peer needs PrivateKey: the router's own key is not supported yet")?;
+    let address = peer
+        .address
+        .iter()
+        .find_map(|a| match a {
+            ipnet::IpNet::V4(v4) => Some(*v4),
+            ipnet::IpNet::V6(_) => None,
+        })
+        .ok_or("Address needs an IPv4 prefix")?;
+    let dns = peer.dns.iter().find_map(|d| match d {
+        std::net::IpAddr::V4(v4) => Some(*v4),
+        std::net::IpAddr::V6(_) => None,
+    });
+    Ok(TunnelPeer {
+        private_key: key(private, "PrivateKey")?,
+        address,
+        dns,
+        public_key: key(&peer.public_key, "PublicKey")?,
+        preshared_key: match &peer.preshared_key {
+            Some(p) => Some(key(p, "PresharedKey")?),
+            None => None,
+        },
+        endpoint: peer.endpoint.parse().map_err(|_| {
+            format!(
+                "endpoint {:?}: the router needs ADDRESS:PORT",
+                peer.endpoint
+            )
+        })?,
+        allowed_ips: peer.allowed_ips.clone(),
+        keepalive: peer.persistent_keepalive,
+    })
+}
+
+/// Stations from a dnsmasq lease file (`expiry mac ip name client-id` per line).
+pub fn stations(leases: &str) -> Vec<Station> {
+    leases
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let expiry: u64 = f.next()?.parse().ok()?;
+            let mac = f.next()?.to_string();
+            let ip = f.next()?.parse().ok();
+            // Leases last an hour (dhcp-range …,1h): the lease began an hour before expiry.
+            Some(Station {
+                mac,
+                ip,
+                since: expiry.saturating_sub(3600),
+            })
+        })
+        .collect()
+}
+
+/// Per-AP counters out of `nft -j list table inet matador`: packets the AP forwarded into
+/// its tunnel, and packets dropped from it (fail-closed and fence rules).
+pub fn counters(nft_json: &str, interface: &str) -> ApCounters {
+    let mut c = ApCounters::default();
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(nft_json) else {
+        return c;
+    };
+    for item in doc["nftables"].as_array().into_iter().flatten() {
+        let Some(exprs) = item["rule"]["expr"].as_array() else {
+            continue;
+        };
+        let from_ap = exprs.iter().any(|e| {
+            e["match"]["left"]["meta"]["key"] == "iifname" && e["match"]["right"] == interface
+        });
+        let counter = exprs.iter().find_map(|e| e.get("counter"));
+        let (Some(counter), true) = (counter, from_ap) else {
+            continue;
+        };
+        let (p, b) = (
+            counter["packets"].as_u64().unwrap_or(0),
+            counter["bytes"].as_u64().unwrap_or(0),
+        );
+        if exprs.iter().any(|e| e.get("accept").is_some()) {
+            c.forwarded_packets += p;
+            c.forwarded_bytes += b;
+        } else if exprs.iter().any(|e| e.get("drop").is_some()) {
+            c.dropped_packets += p;
+            c.dropped_bytes += b;
+        }
+    }
+    c
+}
+
+impl RouterControl {
+    async fn read_status(&self) -> RouterStatus {
+        let nft = tokio::process::Command::new("nft")
+            .args(["-j", "list", "table", "inet", "matador"])
+            .output()
+            .await
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let vantage = self.vantage.lock().map(|v| v.clone()).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut aps = Vec::new();
+        for (i, ap) in self.config.aps.iter().enumerate() {
+            let ifname = ap.tunnel_interface();
+            let tunnel = match wireguard::exchange(&wireguard::socket_path(&ifname), "get=1\n\n")
+                .await
+            {
+                Ok(answer) => {
+                    let h = wireguard::parse_get(&answer);
+                    let ago = (h.last_handshake > 0).then(|| now.saturating_sub(h.last_handshake));
+                    Some(TunnelHealth {
+                        interface: ifname,
+                        last_handshake_s_ago: ago,
+                        rx_bytes: h.rx_bytes,
+                        tx_bytes: h.tx_bytes,
+                        up: ago.is_some_and(|a| a < 180),
+                    })
+                }
+                Err(_) => None,
+            };
+            let leases = std::fs::read_to_string(self.config.run_dir.join(&ap.name).join("leases"))
+                .unwrap_or_default();
+            let summary = vantage
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|(name, p)| VantageSummary {
+                    name,
+                    endpoint: p.endpoint.to_string(),
+                    public_key: base64::engine::general_purpose::STANDARD.encode(p.public_key),
+                });
+            aps.push(ApStatus {
+                name: ap.name.clone(),
+                ssid: ap.ssid.clone(),
+                interface: ap.interface.clone(),
+                subnet: ipnet::IpNet::V4(ap.subnet),
+                vantage: summary,
+                stations: stations(&leases),
+                tunnel,
+                counters: counters(&nft, &ap.interface),
+            });
+        }
+        RouterStatus {
+            router: self.config.router.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_s: self.started.elapsed().as_secs(),
+            aps,
+            measurement: None,
+        }
+    }
+
+    async fn change_vantage(&self, ap: String, peer: WgPeer) -> Result<(), ControlError> {
+        let index = self
+            .config
+            .aps
+            .iter()
+            .position(|a| a.name == ap)
+            .ok_or_else(|| ControlError::UnknownAp(ap.clone()))?;
+        let tunnel = tunnel_peer(&peer).map_err(ControlError::Invalid)?;
+        // Kept on disk so a restart after a crash tunnels to the same vantage node.
+        let path = self.config.state_dir.join(format!("vantage-{ap}.conf"));
+        std::fs::create_dir_all(&self.config.state_dir)
+            .and_then(|()| std::fs::write(&path, render_wg_quick(&peer)))
+            .map_err(|e| ControlError::Internal(format!("{}: {e}", path.display())))?;
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(PlaneCommand::SetVantage {
+                ap: index,
+                peer: tunnel.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| ControlError::Unavailable("the daemon is stopping".into()))?;
+        answer
+            .await
+            .map_err(|_| ControlError::Unavailable("the daemon is stopping".into()))?
+            .map_err(ControlError::Internal)?;
+        if let Ok(mut v) = self.vantage.lock() {
+            if let Some(slot) = v.get_mut(index) {
+                *slot = Some((peer.name.clone(), tunnel));
+            }
+        }
+        Ok(())
+    }
+}
+
+const NO_MEASUREMENTS: &str =
+    "measurements (capture and traces in the daemon) are not implemented yet in this build";
+
+impl Control for RouterControl {
+    fn status(&self) -> ControlFuture<'_, RouterStatus> {
+        Box::pin(async move { Ok(self.read_status().await) })
+    }
+
+    fn set_vantage(&self, ap: String, peer: WgPeer) -> ControlFuture<'_, ()> {
+        Box::pin(self.change_vantage(ap, peer))
+    }
+
+    fn start_measurement(
+        &self,
+        _request: StartMeasurement,
+    ) -> ControlFuture<'_, MeasurementStatus> {
+        Box::pin(async { Err(ControlError::Unavailable(NO_MEASUREMENTS.into())) })
+    }
+
+    fn stop_measurement(
+        &self,
+        _id: String,
+        _request: StopMeasurement,
+    ) -> ControlFuture<'_, MeasurementStatus> {
+        Box::pin(async { Err(ControlError::Unavailable(NO_MEASUREMENTS.into())) })
+    }
+
+    fn measurement(&self, id: String) -> ControlFuture<'_, MeasurementStatus> {
+        Box::pin(async move { Err(ControlError::UnknownMeasurement(id)) })
+    }
+}
+
+/// Shares the control with the API server.
+pub fn shared(control: RouterControl) -> Arc<dyn Control> {
+    Arc::new(control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_come_from_the_rules_of_the_ap() {
+        let json = r#"{"nftables":[{"metainfo":{}},
+          {"rule":{"chain":"forward","expr":[{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"wlan0"}},{"match":{"op":"==","left":{"meta":{"key":"oifname"}},"right":"wg-lr-a"}},{"counter":{"packets":7,"bytes":700}},{"accept":null}]}},
+          {"rule":{"chain":"forward","expr":[{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"wlan0"}},{"counter":{"packets":3,"bytes":180}},{"drop":null}]}},
+          {"rule":{"chain":"input","expr":[{"match":{"op":"==","left":{"meta":{"key":"iifname"}},"right":"wlan1"}},{"counter":{"packets":9,"bytes":9}},{"drop":null}]}}]}"#;
+        let c = counters(json, "wlan0");
+        assert_eq!(
+            (
+                c.forwarded_packets,
+                c.forwarded_bytes,
+                c.dropped_packets,
+                c.dropped_bytes
+            ),
+            (7, 700, 3, 180)
+        );
+        assert_eq!(counters("not json", "wlan0").dropped_packets, 0);
+    }
+
+    #[test]
+    fn leases_become_stations_and_garbage_is_skipped() {
+        let s = stations("1763720000 02:00:00:00:00:02 10.77.1.200 phone-a *\nbroken line\n");
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].mac, "02:00:00:00:00:02");
+        assert_eq!(s[0].since, 1_763_716_400);
+    }
+}

@@ -1,0 +1,6 @@
+//! The router daemon's library: the data plane (`run`), the HTTP API and the result store,
+//! composed by the `matador-routerd` binary (and usable from lab tests).
+
+pub mod api;
+pub mod dataplane;
+pub mod store;
