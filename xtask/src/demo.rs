@@ -21,7 +21,15 @@ impl Drop for LabGuard {
 pub fn run() -> Result<()> {
     setup::require_root("demo")?;
     setup::ensure_packages()?;
-    setup::run(Command::new("cargo").args(["build", "--quiet", "-p", "matador-host"]))?;
+    // The lab routers run matador-routerd, which lab up finds beside matador-host.
+    setup::run(Command::new("cargo").args([
+        "build",
+        "--quiet",
+        "-p",
+        "matador-host",
+        "-p",
+        "matador-router",
+    ]))?;
     let host = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
         .join("debug/matador-host");
     setup::run(Command::new(&host).args(["lab", "up"]))?;

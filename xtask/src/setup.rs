@@ -41,6 +41,26 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "adb",
         "the real adb client the emulated phones are tested with",
     ),
+    (
+        "python3",
+        "a test makes a process whose main thread exits before its other threads",
+    ),
+    (
+        "hostapd",
+        "checks that the router's generated access-point config parses",
+    ),
+    (
+        "libnftnl-dev",
+        "nftnl, the router daemon's nftables library",
+    ),
+    ("libmnl-dev", "mnl, netlink sockets for nftnl"),
+    ("pkg-config", "finds libnftnl and libmnl when building"),
+    ("tcpdump", "lab tests capture on a router's uplink"),
+    ("procps", "pgrep in lab tests"),
+    (
+        "tshark",
+        "reference dissector the flow extraction is checked against",
+    ),
 ];
 
 fn installed(package: &str) -> bool {
