@@ -314,7 +314,8 @@ async fn log_end(
     }
 }
 
-async fn wait_for_stop() {
+/// Returns on SIGTERM or SIGINT (never, if the signals cannot be watched).
+pub async fn wait_for_stop() {
     use tokio::signal::unix::{signal, SignalKind};
     match (
         signal(SignalKind::terminate()),

@@ -4,9 +4,10 @@
 //! registers the router as that node's peer), and an API token. The phone side only reads
 //! the hostapd configuration the daemon generates.
 
-use super::spawn::{spawn_in, wait_for_path};
+use super::spawn::{log_tail, spawn_in, wait_for_path};
 use super::state::{LabState, ProcessRecord};
 use super::status::register_peer;
+use super::vantage::write_private;
 use super::LabError;
 use crate::netns::Netns;
 use crate::plan::{LabRouterPlan, NodePlan};
@@ -110,13 +111,13 @@ pub fn start(
 ) -> Result<ProcessRecord, LabError> {
     let rdir = router_dir(dir, &node.name);
     std::fs::create_dir_all(rdir.join("state")).map_err(io(&node.name))?;
-    write_secret(&rdir.join("token"), &token()).map_err(io(&node.name))?;
+    write_private(&rdir.join("token"), &token()).map_err(io(&node.name))?;
     let vantage = match &r.vantage {
         Some(vp) => {
             let peer = register_peer(state, vp, None)?;
             // The file name names the vantage node (the daemon reports it as the peer name).
             let path = rdir.join(format!("{vp}.conf"));
-            write_secret(&path, &peer.wg_quick).map_err(io(&node.name))?;
+            write_private(&path, &peer.wg_quick).map_err(io(&node.name))?;
             Some(path)
         }
         None => None,
@@ -136,12 +137,10 @@ pub fn start(
     };
     state.processes.push(record.clone());
     wait_for_path(&rdir.join("run").join(READY_FILE), Duration::from_secs(20)).map_err(|e| {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(4).collect();
         LabError::Daemon(format!(
             "matador-routerd on {} did not come up: {e}: {}",
             node.name,
-            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            log_tail(&log, 4)
         ))
     })?;
     Ok(record)
@@ -162,18 +161,6 @@ fn token() -> String {
         bytes[..16].copy_from_slice(&t.to_le_bytes());
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Starting the emulated phones: one `matador-host lab phone` process per phone, inside the
 //! phone's namespace, each serving ADB on its own loopback until the daemon forwards to it.
 
-use super::spawn::{spawn_in, wait_for_path};
+use super::spawn::{log_tail, spawn_in, wait_for_path};
 use super::state::{LabState, ProcessRecord};
 use super::up::DaemonCommand;
 use super::LabError;
@@ -60,12 +60,10 @@ pub fn start_all(
         let ready = phone_dir(dir, &node.name).join(PHONE_READY_FILE);
         wait_for_path(&ready, Duration::from_secs(20)).map_err(|e| {
             let log = dir.join("logs").join(format!("phone-{}.log", node.name));
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(5).collect();
             LabError::Daemon(format!(
                 "phone {} did not start: {e}: {}",
                 node.name,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                log_tail(&log, 5)
             ))
         })?;
     }

@@ -28,6 +28,13 @@ pub fn spawn_in(ns: &Netns, cmd: &mut Command, log: &Path) -> Result<i32, NetnsE
     i32::try_from(child.id()).map_err(|e| fail(e.to_string()))
 }
 
+/// The last `n` lines of a log file, joined with ` | ` (for start-up errors).
+pub fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(n).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+}
+
 /// Waits until a path exists.
 pub fn wait_for_path(path: &Path, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;

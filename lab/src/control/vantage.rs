@@ -179,7 +179,8 @@ fn io(node: &str) -> impl FnOnce(std::io::Error) -> NetnsError + '_ {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes a secret (a key, a token) readable by its owner only.
+pub(super) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

@@ -127,24 +127,8 @@ pub fn run(plan_path: &Path, name: &str, lab_dir: &Path) -> Result<(), PhoneErro
         let device: Arc<dyn Device> = Arc::new(AdbPhone(phone));
         tokio::select! {
             _ = adb::serve(listener, device) => {}
-            _ = wait_for_stop() => {}
+            _ = crate::daemon::wait_for_stop() => {}
         }
         Ok(())
     })
-}
-
-async fn wait_for_stop() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-        }
-        _ => std::future::pending::<()>().await,
-    }
 }
