@@ -137,7 +137,7 @@ fn a_phone_appears_at_its_vantage_node_and_fails_closed_without_the_tunnel() {
     unsafe { libc::kill(wireguard, libc::SIGKILL) };
     std::thread::sleep(Duration::from_millis(300));
     let uplink = "t-ch-zrh"; // lr-a hangs off ch-zrh in the default topology
-    let mut capture = Command::new(env!("CARGO_BIN_EXE_matador-host"))
+    let capture = Command::new(env!("CARGO_BIN_EXE_matador-host"))
         .args([
             "lab",
             "exec",
