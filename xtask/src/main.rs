@@ -42,6 +42,9 @@ fn test() -> Result<()> {
     ]))?;
     // Fuzzing before the tests, so the test runner's summary is the last thing printed.
     fuzz::run_all()?;
+    // The lab tests' routers run matador-routerd, which `cargo test` alone does not build
+    // (the router crate has no integration test that would ask for its binary).
+    setup::run(Command::new("cargo").args(["build", "--workspace", "--bins"]))?;
     let status = Command::new("cargo")
         .args(["test", "--workspace"])
         .status()?;
