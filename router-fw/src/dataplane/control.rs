@@ -37,6 +37,8 @@ pub struct RouterControl {
     pub vantage: Mutex<Vec<Option<(String, TunnelPeer)>>>,
     /// Channel to the supervision loop.
     pub commands: mpsc::Sender<PlaneCommand>,
+    /// Stations hostapd reports associated, per AP (radio `hostapd` only).
+    pub associated: Vec<Arc<super::stations::Associated>>,
 }
 
 /// A `wg-quick` peer as the tunnel needs it; the router's own key is not used yet, so the
@@ -181,7 +183,25 @@ impl RouterControl {
                 interface: ap.interface.clone(),
                 subnet: ipnet::IpNet::V4(ap.subnet),
                 vantage: summary,
-                stations: stations(&leases),
+                stations: match (self.config.radio, self.associated.get(i)) {
+                    // hostapd knows who is associated; the leases add their addresses.
+                    (super::config::Radio::Hostapd, Some(a)) => {
+                        let leased = stations(&leases);
+                        a.macs()
+                            .into_iter()
+                            .map(|mac| {
+                                let lease =
+                                    leased.iter().find(|s| s.mac.eq_ignore_ascii_case(&mac));
+                                Station {
+                                    ip: lease.and_then(|s| s.ip),
+                                    since: lease.map_or(0, |s| s.since),
+                                    mac,
+                                }
+                            })
+                            .collect()
+                    }
+                    _ => stations(&leases),
+                },
                 tunnel,
                 counters: counters(&nft, &ap.interface),
             });

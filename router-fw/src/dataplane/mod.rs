@@ -8,6 +8,7 @@ pub mod control;
 pub mod firewall;
 pub mod netlink;
 mod plane;
+pub mod stations;
 pub mod wireguard;
 
 pub use plane::run;

@@ -6,12 +6,14 @@
 use super::ap::{dnsmasq_conf, hostapd_conf, uci_wifi_iface};
 use super::config::{ApConfig, Radio, RouterConfig, WireguardBackend};
 use super::control::{self, PlaneCommand, RouterControl};
+use super::stations::{self, Associated};
 use super::wireguard::{self, TunnelPeer};
 use super::{firewall, netlink};
 use crate::api::{ApiConfig, ApiServer};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
@@ -179,7 +181,8 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         .context("firewall task")?
         .context("installing the nftables table inet matador")?;
     let mut helpers: Vec<Helper> = Vec::new();
-    let named = match bring_up(&h, &config, &mut helpers).await {
+    let associated: Vec<Arc<Associated>> = config.aps.iter().map(|_| Arc::default()).collect();
+    let named = match bring_up(&h, &config, &mut helpers, &associated).await {
         Ok(peers) => peers,
         Err(e) => {
             take_down(&h, &config, &mut helpers).await;
@@ -196,6 +199,7 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         started: std::time::Instant::now(),
         vantage: std::sync::Mutex::new(named),
         commands,
+        associated,
     };
     let (stop_api, api_stopped) = oneshot::channel::<()>();
     let api = match start_api(&config, control, token, api_stopped).await {
@@ -255,6 +259,7 @@ async fn bring_up(
     h: &rtnetlink::Handle,
     config: &RouterConfig,
     helpers: &mut Vec<Helper>,
+    associated: &[Arc<Associated>],
 ) -> Result<Vec<Option<(String, TunnelPeer)>>> {
     let mut peers = Vec::new();
     for (i, ap) in config.aps.iter().enumerate() {
@@ -283,6 +288,15 @@ async fn bring_up(
                 );
                 hostapd.start(&config.run_dir)?;
                 helpers.push(hostapd);
+                let socket = stations::control_socket(&dir.join("hostapd"), &ap.interface);
+                if wait_for(&socket).await.is_ok() {
+                    let associated = associated.get(i).cloned().unwrap_or_default();
+                    // One follower per AP for the daemon's whole life: keep its request
+                    // client open (dropping it could end the socket task), log on close.
+                    std::mem::forget(stations::follow(&ap.name, &socket, associated));
+                } else {
+                    tracing::warn!(ap = %ap.name, "hostapd made no control socket; stations come from DHCP leases");
+                }
             }
             Radio::Uci => std::fs::write(dir.join("wireless.uci"), uci_wifi_iface(ap, "radio0"))?,
             Radio::Simulated => {}
