@@ -1,9 +1,10 @@
 //! `matador-routerd`: the service that runs on each lab router, one binary with subcommands.
 //!
-//! Subcommands: `version`, `flows` and `run` (the daemon); `trace` arrives with the traceroute issue.
+//! Subcommands: `version`, `flows`, `trace` (Paris traceroute) and `run` (the daemon).
 
 use matador_router::dataplane;
 mod flows;
+mod trace;
 
 use clap::{Parser, Subcommand};
 use std::io::ErrorKind;
@@ -22,6 +23,8 @@ enum Command {
     Version,
     /// Extract flows and service endpoints from a pcap or pcapng capture.
     Flows(flows::FlowsArgs),
+    /// Paris traceroute (TCP, UDP or ICMP) to many targets at once, through an interface or fwmark.
+    Trace(trace::TraceArgs),
     /// Run the router: access points, DHCP, tunnels to vantage nodes, nftables (foreground).
     Run {
         /// Configuration (YAML).
@@ -45,6 +48,7 @@ fn main() {
             Ok(())
         }
         Command::Flows(args) => flows::run(&args),
+        Command::Trace(args) => trace::run(&args),
         Command::Run { config, verbose } => run_daemon(&config, verbose),
     };
     if let Err(e) = result {

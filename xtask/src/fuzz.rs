@@ -19,6 +19,7 @@ pub const TARGETS: &[(&str, &[&str])] = &[
             "tls_client_hello",
             "quic_initial",
             "http",
+            "trace_reply",
         ],
     ),
 ];

@@ -1,5 +1,6 @@
-//! The measurement core in pure Rust: pcap-to-flow extraction (`flows`), and later the
-//! traceroute engine (`trace`). No daemon, no HTTP, no CLI here: the router daemon and the
+//! The measurement core in pure Rust: pcap-to-flow extraction (`flows`) and the
+//! Paris traceroute engine (`trace`). No daemon, no HTTP, no CLI here: the router daemon and the
 //! host compose it.
 
 pub mod flows;
+pub mod trace;
