@@ -143,29 +143,17 @@ impl RouterControl {
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
         let vantage = self.vantage.lock().map(|v| v.clone()).unwrap_or_default();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = wireguard::unix_now();
         let mut aps = Vec::new();
         for (i, ap) in self.config.aps.iter().enumerate() {
             let ifname = ap.tunnel_interface();
-            let tunnel = match wireguard::exchange(&wireguard::socket_path(&ifname), "get=1\n\n")
-                .await
-            {
-                Ok(answer) => {
-                    let h = wireguard::parse_get(&answer);
-                    let ago = (h.last_handshake > 0).then(|| now.saturating_sub(h.last_handshake));
-                    Some(TunnelHealth {
-                        interface: ifname,
-                        last_handshake_s_ago: ago,
-                        rx_bytes: h.rx_bytes,
-                        tx_bytes: h.tx_bytes,
-                        up: ago.is_some_and(|a| a < 180),
-                    })
-                }
-                Err(_) => None,
-            };
+            let tunnel = wireguard::health(&ifname).await.ok().map(|h| TunnelHealth {
+                last_handshake_s_ago: h.handshake_age(now),
+                up: h.is_up(now),
+                rx_bytes: h.rx_bytes,
+                tx_bytes: h.tx_bytes,
+                interface: ifname,
+            });
             let leases = std::fs::read_to_string(self.config.run_dir.join(&ap.name).join("leases"))
                 .unwrap_or_default();
             let summary = vantage

@@ -24,8 +24,6 @@ const TABLE_BASE: u32 = 1000;
 const RESULTS_CAP: u64 = 256 * 1024 * 1024;
 /// How often tunnels and helpers are checked.
 const WATCH_PERIOD: Duration = Duration::from_secs(5);
-/// A tunnel whose last handshake is older than this is reported down.
-const HANDSHAKE_STALE_S: u64 = 180;
 
 /// A supervised helper process.
 struct Helper {
@@ -454,15 +452,9 @@ async fn check(
     }
     for ap in config.aps.iter().filter(|a| a.vantage.is_some()) {
         let ifname = ap.tunnel_interface();
-        match wireguard::exchange(&wireguard::socket_path(&ifname), "get=1\n\n").await {
-            Ok(answer) => {
-                let health = wireguard::parse_get(&answer);
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                let up = health.last_handshake > 0
-                    && now.saturating_sub(health.last_handshake) < HANDSHAKE_STALE_S;
+        match wireguard::health(&ifname).await {
+            Ok(health) => {
+                let up = health.is_up(wireguard::unix_now());
                 tracing::debug!(ap = %ap.name, tunnel = %ifname, up, rx = health.rx_bytes, tx = health.tx_bytes, "tunnel health");
             }
             Err(e) => tracing::warn!(ap = %ap.name, error = %e, "tunnel health unknown"),

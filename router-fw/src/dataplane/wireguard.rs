@@ -103,6 +103,37 @@ pub fn set_request(peer: &TunnelPeer) -> String {
     r
 }
 
+/// A tunnel whose last handshake is older than this is down (WireGuard rekeys every 2 min).
+pub const HANDSHAKE_STALE_S: u64 = 180;
+
+impl Health {
+    /// Seconds between the last handshake and `now` (Unix seconds); `None` if never.
+    pub fn handshake_age(&self, now: u64) -> Option<u64> {
+        (self.last_handshake > 0).then(|| now.saturating_sub(self.last_handshake))
+    }
+
+    /// Whether the tunnel counts as up at `now`.
+    pub fn is_up(&self, now: u64) -> bool {
+        self.handshake_age(now)
+            .is_some_and(|a| a < HANDSHAKE_STALE_S)
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Asks a userspace tunnel's UAPI socket for its health.
+pub async fn health(ifname: &str) -> Result<Health, WireguardError> {
+    exchange(&socket_path(ifname), "get=1\n\n")
+        .await
+        .map(|a| parse_get(&a))
+}
+
 /// Reads the health of the first peer out of a UAPI `get` answer.
 pub fn parse_get(answer: &str) -> Health {
     let mut h = Health::default();
@@ -212,5 +243,9 @@ mod tests {
         );
         assert!(decode_key("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "key").is_ok());
         assert!(decode_key("short", "key").is_err());
+        assert_eq!(h.handshake_age(1_700_000_100), Some(100));
+        assert!(h.is_up(1_700_000_000 + HANDSHAKE_STALE_S - 1));
+        assert!(!h.is_up(1_700_000_000 + HANDSHAKE_STALE_S));
+        assert!(!Health::default().is_up(1), "never shaken hands: down");
     }
 }
