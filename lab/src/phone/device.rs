@@ -163,6 +163,25 @@ impl Phone {
         }
     }
 
+    /// The phone `name` of a plan, with its installed apps; `None` if it is not a phone.
+    pub fn from_plan(
+        plan: &crate::plan::Plan,
+        name: &str,
+        dir: PathBuf,
+        lab_dir: PathBuf,
+    ) -> Option<Phone> {
+        let crate::topology::NodeRole::Phone(role) = &plan.node(name)?.role else {
+            return None;
+        };
+        let apps = role
+            .apps
+            .iter()
+            .filter_map(|a| plan.app(a))
+            .cloned()
+            .collect();
+        Some(Phone::new(name, role.clone(), apps, dir, lab_dir))
+    }
+
     /// Locks the state; a panic elsewhere never makes the phone unusable.
     pub fn state(&self) -> MutexGuard<'_, PhoneState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -7,7 +7,6 @@ use super::device::Phone;
 use super::{background, lifecycle, shell, ADB_PORT};
 use crate::control::{phone_dir, PHONE_READY_FILE};
 use crate::plan::Plan;
-use crate::topology::NodeRole;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -80,24 +79,10 @@ pub fn run(plan_path: &Path, name: &str, lab_dir: &Path) -> Result<(), PhoneErro
     };
     let text = std::fs::read_to_string(plan_path).map_err(|e| plan_err(e.to_string()))?;
     let plan: Plan = serde_json::from_str(&text).map_err(|e| plan_err(e.to_string()))?;
-    let role = match plan.node(name).map(|n| &n.role) {
-        Some(NodeRole::Phone(role)) => role.clone(),
-        _ => return Err(plan_err(format!("no phone `{name}`"))),
-    };
-    let apps = role
-        .apps
-        .iter()
-        .filter_map(|a| plan.app(a))
-        .cloned()
-        .collect();
     let dir = phone_dir(lab_dir, name);
-    let phone = Arc::new(Phone::new(
-        name,
-        role,
-        apps,
-        dir.clone(),
-        lab_dir.to_path_buf(),
-    ));
+    let phone = Phone::from_plan(&plan, name, dir.clone(), lab_dir.to_path_buf())
+        .map(Arc::new)
+        .ok_or_else(|| plan_err(format!("no phone `{name}`")))?;
     lifecycle::prepare_files(&phone).map_err(|source| PhoneError::Io {
         what: "phone files",
         source,

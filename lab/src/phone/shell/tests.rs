@@ -3,27 +3,18 @@
 
 use super::*;
 use crate::plan::Plan;
-use crate::topology::{parse, NodeRole, DEFAULT_TOPOLOGY};
+use crate::topology::{parse, DEFAULT_TOPOLOGY};
 
 fn phone() -> (Arc<Phone>, tempfile::TempDir) {
     let plan = Plan::build(&parse(DEFAULT_TOPOLOGY, "default").expect("topology")).expect("plan");
-    let Some(NodeRole::Phone(role)) = plan.node("phone-a").map(|n| n.role.clone()) else {
-        panic!("phone-a is a phone");
-    };
-    let apps = role
-        .apps
-        .iter()
-        .filter_map(|a| plan.app(a))
-        .cloned()
-        .collect();
     let dir = tempfile::tempdir().expect("tempdir");
-    let phone = Phone::new(
+    let phone = Phone::from_plan(
+        &plan,
         "phone-a",
-        role,
-        apps,
         dir.path().join("phone"),
         dir.path().to_path_buf(),
-    );
+    )
+    .expect("phone-a is a phone");
     crate::phone::lifecycle::prepare_files(&phone).expect("files");
     (Arc::new(phone), dir)
 }
