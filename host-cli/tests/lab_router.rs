@@ -6,6 +6,7 @@
 mod common;
 
 use common::adb::{device, join_wifi, shell, AdbServer};
+use common::api::RouterApi;
 use common::Lab;
 use serde_json::Value;
 use std::process::{Command, Stdio};
@@ -212,6 +213,13 @@ fn a_phone_appears_at_its_vantage_node_and_fails_closed_without_the_tunnel() {
 #[test]
 fn a_killed_daemon_restarts_with_one_copy_of_everything() {
     let lab = Lab::up();
+    // Killed in the middle of a measurement.
+    let api = RouterApi::of(&lab, "lr-b");
+    let start = serde_json::json!({"id": "m-killed", "ap": "lr-b", "app": "com.globalmessenger.android",
+        "capture": true, "traces": true, "duration_s": 600});
+    let (code, m) = api.call("POST", "/v1/measurements", Some(&start));
+    assert_eq!(code, 201, "{m}");
+    std::thread::sleep(Duration::from_millis(500));
     let daemon =
         pid_of("matador-routerd run --config /run/matador-lab/routers/lr-b/").expect("daemon");
     // SAFETY: a signal to a process of this test's lab.
@@ -260,6 +268,49 @@ fn a_killed_daemon_restarts_with_one_copy_of_everything() {
             .stdout,
     );
     assert_eq!(routes.lines().count(), 1, "{routes}");
+    // The measurement is closed as failed, with what it had; nothing half-written is listed.
+    let m = api.wait_measurement("m-killed", Duration::from_secs(30));
+    assert_eq!(m["state"], "failed", "{m}");
+    assert!(
+        m["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("daemon stopped"),
+        "{m}"
+    );
+    assert!(
+        m["results"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x == "m-killed.log")),
+        "{m}"
+    );
+    let (code, list) = api.call("GET", "/v1/results", None);
+    assert_eq!(code, 200);
+    let listed: Vec<&str> = list["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    let mut unique = listed.clone();
+    unique.dedup();
+    assert_eq!(listed, unique, "each result once");
+    for r in list["results"].as_array().expect("results") {
+        let id = r["id"].as_str().expect("id");
+        let bytes = api.result(id);
+        assert_eq!(
+            bytes.len() as u64,
+            r["size"].as_u64().expect("size"),
+            "{id} whole"
+        );
+    }
+    let (code, _) = api.call(
+        "POST",
+        "/v1/measurements",
+        Some(&serde_json::json!({"id": "m-after", "ap": "lr-b",
+        "app": "x", "capture": false, "traces": false, "duration_s": 5})),
+    );
+    assert_eq!(code, 201, "the AP is free for the next measurement");
     let wg = Command::new("pgrep")
         .args(["-f", "wireguard-go -f wg-lr-b"])
         .output()

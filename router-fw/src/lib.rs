@@ -2,5 +2,7 @@
 //! composed by the `matador-routerd` binary (and usable from lab tests).
 
 pub mod api;
+pub mod capture;
 pub mod dataplane;
+pub mod measure;
 pub mod store;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod adb;
+pub mod api;
 
 use matador_lab::plan::Plan;
 use matador_lab::topology::{parse, DEFAULT_TOPOLOGY};

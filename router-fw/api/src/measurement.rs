@@ -38,7 +38,14 @@ pub struct StartMeasurement {
     /// The other router's vantage node, traced with TCP on a random high port (the network path).
     #[serde(default)]
     pub trace_peer: Option<IpAddr>,
+    /// The app's endpoint rules, YAML (`matador_probe::flows::Rules`): deny/allow lists and the
+    /// noise baseline. Default: only DNS to the resolver is dropped.
+    #[serde(default)]
+    pub rules: Option<String>,
 }
+
+/// Longest rules text accepted.
+pub const MAX_RULES_LEN: usize = 256 * 1024;
 
 /// Windows around each message time, in seconds (as `matador_probe::flows::Timers`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -127,6 +134,12 @@ impl StartMeasurement {
                 format!("must be 1 to {MAX_DURATION_S}"),
             ));
         }
+        if self.rules.as_ref().is_some_and(|r| r.len() > MAX_RULES_LEN) {
+            return Err(Invalid::new(
+                "rules",
+                format!("longer than {MAX_RULES_LEN} bytes"),
+            ));
+        }
         for (field, w) in [
             ("windows.before_s", self.windows.before_s),
             ("windows.after_s", self.windows.after_s),
@@ -191,6 +204,7 @@ mod tests {
             duration_s: 120,
             windows: Windows::default(),
             trace_peer: Some("198.51.100.7".parse().unwrap()),
+            rules: None,
         }
     }
 

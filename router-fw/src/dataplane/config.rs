@@ -82,6 +82,36 @@ pub struct RouterConfig {
     pub wireguard: WireguardBackend,
     /// Access points.
     pub aps: Vec<ApConfig>,
+    /// Where measurements capture to, and how much they may write.
+    #[serde(default)]
+    pub capture: CaptureLimits,
+}
+
+/// Where captures go and how much room they may take: routers have little flash, so a
+/// capture is rotated, capped, and stopped before the disk fills.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureLimits {
+    /// Directory of the capture files in progress (default: `<state_dir>/captures`; on
+    /// OpenWrt put it on a USB disk or tmpfs, not the flash).
+    pub dir: Option<PathBuf>,
+    /// A capture file is rotated at this size, MiB.
+    pub file_mib: u64,
+    /// A measurement writes at most this much capture, MiB.
+    pub total_mib: u64,
+    /// Writing stops when the disk would have less free than this, MiB.
+    pub min_free_mib: u64,
+}
+
+impl Default for CaptureLimits {
+    fn default() -> Self {
+        CaptureLimits {
+            dir: None,
+            file_mib: 64,
+            total_mib: 512,
+            min_free_mib: 64,
+        }
+    }
 }
 
 fn default_port() -> u16 {

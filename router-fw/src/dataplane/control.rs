@@ -39,6 +39,8 @@ pub struct RouterControl {
     pub commands: mpsc::Sender<PlaneCommand>,
     /// Stations hostapd reports associated, per AP (radio `hostapd` only).
     pub associated: Vec<Arc<super::stations::Associated>>,
+    /// Measurements, running and finished.
+    pub measurements: Arc<crate::measure::Measurements>,
 }
 
 /// A `wg-quick` peer as the tunnel needs it; the router's own key is not used yet, so the
@@ -199,7 +201,7 @@ impl RouterControl {
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_s: self.started.elapsed().as_secs(),
             aps,
-            measurement: None,
+            measurement: self.measurements.current(),
         }
     }
 
@@ -238,9 +240,6 @@ impl RouterControl {
     }
 }
 
-const NO_MEASUREMENTS: &str =
-    "measurements (capture and traces in the daemon) are not implemented yet in this build";
-
 impl Control for RouterControl {
     fn status(&self) -> ControlFuture<'_, RouterStatus> {
         Box::pin(async move { Ok(self.read_status().await) })
@@ -250,23 +249,27 @@ impl Control for RouterControl {
         Box::pin(self.change_vantage(ap, peer))
     }
 
-    fn start_measurement(
-        &self,
-        _request: StartMeasurement,
-    ) -> ControlFuture<'_, MeasurementStatus> {
-        Box::pin(async { Err(ControlError::Unavailable(NO_MEASUREMENTS.into())) })
+    fn start_measurement(&self, request: StartMeasurement) -> ControlFuture<'_, MeasurementStatus> {
+        let m = Arc::clone(&self.measurements);
+        Box::pin(async move {
+            // Opening the capture socket and writing the record touch the disk and kernel.
+            tokio::task::spawn_blocking(move || m.start(request))
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))?
+        })
     }
 
     fn stop_measurement(
         &self,
-        _id: String,
-        _request: StopMeasurement,
+        id: String,
+        request: StopMeasurement,
     ) -> ControlFuture<'_, MeasurementStatus> {
-        Box::pin(async { Err(ControlError::Unavailable(NO_MEASUREMENTS.into())) })
+        let m = Arc::clone(&self.measurements);
+        Box::pin(async move { m.stop(id, request) })
     }
 
     fn measurement(&self, id: String) -> ControlFuture<'_, MeasurementStatus> {
-        Box::pin(async move { Err(ControlError::UnknownMeasurement(id)) })
+        Box::pin(async move { self.measurements.get(&id) })
     }
 }
 

@@ -191,6 +191,20 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         .iter()
         .map(|n| n.as_ref().map(|(_, p)| p.clone()))
         .collect();
+    let opened = Store::open(config.state_dir.join("results"), RESULTS_CAP)
+        .context("result store")
+        .and_then(|store| {
+            let m = crate::measure::Measurements::open(&config, Arc::clone(&store))
+                .context("measurement records")?;
+            Ok((store, m))
+        });
+    let (store, measurements) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            take_down(&h, &config, &mut helpers).await;
+            return Err(e);
+        }
+    };
     let (commands, mut orders) = mpsc::channel(4);
     let control = RouterControl {
         config: config.clone(),
@@ -198,9 +212,10 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         vantage: std::sync::Mutex::new(named),
         commands,
         associated,
+        measurements: Arc::clone(&measurements),
     };
     let (stop_api, api_stopped) = oneshot::channel::<()>();
-    let api = match start_api(&config, control, token, api_stopped).await {
+    let api = match start_api(&config, control, store, token, api_stopped).await {
         Ok(api) => api,
         Err(e) => {
             take_down(&h, &config, &mut helpers).await;
@@ -214,20 +229,22 @@ pub async fn run(config: RouterConfig) -> Result<()> {
     let _ = std::fs::remove_file(config.run_dir.join("ready"));
     let _ = stop_api.send(());
     let _ = api.await;
+    tokio::task::spawn_blocking(move || measurements.shutdown())
+        .await
+        .ok();
     take_down(&h, &config, &mut helpers).await;
     tracing::info!("router stopped; everything it made is removed");
     Ok(())
 }
 
-/// Starts the HTTPS API on the management address, with the result store.
+/// Starts the HTTPS API on the management address, over the result store.
 async fn start_api(
     config: &RouterConfig,
     control: RouterControl,
+    store: Arc<Store>,
     token: String,
     stop: oneshot::Receiver<()>,
 ) -> Result<tokio::task::JoinHandle<()>> {
-    let store =
-        Store::open(config.state_dir.join("results"), RESULTS_CAP).context("result store")?;
     let listen = std::net::SocketAddr::new(config.management, config.api_port);
     let server = ApiServer::bind(
         ApiConfig::new(listen, token, &config.state_dir),

@@ -184,6 +184,7 @@ impl Extractor {
         let flow = &mut entry.flow;
         flow.first_ns = flow.first_ns.min(ts);
         flow.last_ns = flow.last_ns.max(ts);
+        flow.note_activity(ts);
         let side = if from_initiator {
             &mut flow.initiator
         } else {
@@ -242,6 +243,7 @@ impl Extractor {
                 responder: side(responder),
                 first_ns: ts,
                 last_ns: ts,
+                bursts: Vec::new(),
                 names,
                 name: None,
                 name_source: None,

@@ -297,3 +297,41 @@ proptest::proptest! {
         let _ = r.finish();
     }
 }
+
+#[test]
+fn a_long_lived_flow_is_split_into_bursts_of_activity() {
+    let mut run = Run::new();
+    let (phone, server) = ((PHONE, 40000), ("198.51.100.30", 5222));
+    run.udp(phone, server, b"login");
+    run.udp(server, phone, b"ok");
+    let start = run.t - 1_000_000;
+    run.t += 5_000_000_000;
+    run.udp(phone, server, b"message");
+    run.udp(server, phone, b"ack");
+    let second = run.t - 1_000_000;
+    let x = run.finish();
+    let flow = &x.flows[0];
+    let spans: Vec<_> = flow
+        .bursts
+        .iter()
+        .map(|b| (b.first_ns, b.last_ns))
+        .collect();
+    assert_eq!(
+        spans,
+        [(start, start + 1_000_000), (second, second + 1_000_000)]
+    );
+}
+
+#[test]
+fn bursts_are_bounded_per_flow() {
+    let mut run = Run::new();
+    for _ in 0..(crate::flows::MAX_BURSTS + 10) {
+        run.t += 2 * crate::flows::BURST_GAP_NS;
+        run.udp((PHONE, 40000), ("198.51.100.30", 5222), b"ping");
+    }
+    let last = run.t;
+    let x = run.finish();
+    let bursts = &x.flows[0].bursts;
+    assert_eq!(bursts.len(), crate::flows::MAX_BURSTS);
+    assert_eq!(bursts.last().map(|b| b.last_ns), Some(last));
+}

@@ -25,7 +25,7 @@ pub use capture::{CaptureError, CaptureReader, LinkType, Packet};
 pub use endpoints::{endpoints, Endpoint, Phase, Rules, RulesError, Timers, Verdict};
 pub use extract::{extract, ExtractConfig, Extraction, Extractor, Stats};
 pub use names::{NameSource, Names};
-pub use table::{Flow, FlowSide, Protocol, TcpFlags};
+pub use table::{Burst, Flow, FlowSide, Protocol, TcpFlags, BURST_GAP_NS, MAX_BURSTS};
 
 /// Message templates shared with the integration tests, the benchmark and the fuzz targets.
 #[cfg(test)]

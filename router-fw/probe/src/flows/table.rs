@@ -138,6 +138,9 @@ pub struct Flow {
     pub first_ns: u64,
     /// Time of the last packet, ns since the Unix epoch.
     pub last_ns: u64,
+    /// When the flow was active: runs of packets less than [`BURST_GAP_NS`] apart, in order.
+    /// A long-lived connection (a messenger's) is told apart from its idle time this way.
+    pub bursts: Vec<Burst>,
     /// Names from every source.
     pub names: Names,
     /// The chosen name (SNI > HTTP Host > DNS).
@@ -152,6 +155,37 @@ impl Flow {
         let chosen = self.names.chosen().map(|(s, n)| (s, n.to_string()));
         self.name_source = chosen.as_ref().map(|c| c.0);
         self.name = chosen.map(|c| c.1);
+    }
+}
+
+/// A pause longer than this between two packets of a flow starts a new burst.
+pub const BURST_GAP_NS: u64 = 1_000_000_000;
+/// Most bursts kept per flow; later activity extends the last one, so memory stays bounded.
+pub const MAX_BURSTS: usize = 256;
+
+/// A run of a flow's packets, each less than [`BURST_GAP_NS`] after the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Burst {
+    /// Time of its first packet, ns since the Unix epoch.
+    pub first_ns: u64,
+    /// Time of its last packet, ns since the Unix epoch.
+    pub last_ns: u64,
+}
+
+impl Flow {
+    /// Notes a packet at `ts` in the flow's bursts (allocates only when a burst begins).
+    #[inline]
+    pub fn note_activity(&mut self, ts: u64) {
+        let full = self.bursts.len() >= MAX_BURSTS;
+        match self.bursts.last_mut() {
+            Some(b) if full || ts <= b.last_ns.saturating_add(BURST_GAP_NS) => {
+                b.last_ns = b.last_ns.max(ts);
+            }
+            _ => self.bursts.push(Burst {
+                first_ns: ts,
+                last_ns: ts,
+            }),
+        }
     }
 }
 

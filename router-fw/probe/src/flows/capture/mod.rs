@@ -1,12 +1,14 @@
 //! Capture files as a stream of packets: pcap and pcapng read from any `std::io::Read` in
-//! constant memory, the format told from the first bytes.
+//! constant memory, the format told from the first bytes; pcapng written as packets arrive.
 
 mod buffer;
 mod pcap;
 mod pcapng;
+mod writer;
 
 pub use pcap::PcapReader;
 pub use pcapng::PcapngReader;
+pub use writer::PcapngWriter;
 
 use std::io::Read;
 

@@ -53,11 +53,14 @@ pub struct Endpoint {
     pub first_ns: u64,
     /// End of its last flow, ns since the Unix epoch.
     pub last_ns: u64,
-    /// Its phase: messaging if any flow started in a messaging window, else authentication
-    /// if any started then, else background; `None` without timers.
+    /// Its phase ([`Timers::endpoint_phase`]): messaging when active around every message,
+    /// authentication when active only between launch and the first message, else
+    /// background; `None` without timers.
     pub phase: Option<Phase>,
-    /// The phases its flows started in.
+    /// The phases of its bursts of activity.
     pub phases: Vec<Phase>,
+    /// How many of the messages it was active around.
+    pub windows_hit: usize,
     /// What the rules made of it.
     pub verdict: Verdict,
 }
@@ -74,6 +77,7 @@ impl Endpoint {
 pub fn endpoints(flows: &[Flow], rules: &Rules, timers: Option<&Timers>) -> Vec<Endpoint> {
     let mut out: Vec<Endpoint> = Vec::new();
     let mut best: Vec<Option<(NameSource, String)>> = Vec::new();
+    let mut hits: Vec<Vec<bool>> = Vec::new();
     let mut index: HashMap<(Protocol, IpAddr, u16), usize> = HashMap::new();
     for flow in flows {
         let key = (flow.protocol, flow.responder.address, flow.responder.port);
@@ -91,9 +95,11 @@ pub fn endpoints(flows: &[Flow], rules: &Rules, timers: Option<&Timers>) -> Vec<
                 last_ns: flow.last_ns,
                 phase: None,
                 phases: Vec::new(),
+                windows_hit: 0,
                 verdict: Verdict::Kept,
             });
             best.push(None);
+            hits.push(vec![false; timers.map_or(0, |t| t.messages.len())]);
             out.len() - 1
         });
         let e = &mut out[i];
@@ -117,12 +123,22 @@ pub fn endpoints(flows: &[Flow], rules: &Rules, timers: Option<&Timers>) -> Vec<
             }
         }
         if let Some(t) = timers {
-            let phase = t.phase_at(flow.first_ns);
-            if !e.phases.contains(&phase) {
-                e.phases.push(phase);
-                e.phases.sort();
+            for burst in &flow.bursts {
+                let phase = t.phase_of(burst.first_ns, burst.last_ns);
+                if !e.phases.contains(&phase) {
+                    e.phases.push(phase);
+                    e.phases.sort();
+                }
+                for w in t.windows_hit(burst.first_ns, burst.last_ns) {
+                    hits[i][w] = true;
+                }
             }
-            e.phase = e.phases.first().copied();
+        }
+    }
+    if let Some(t) = timers {
+        for (e, hit) in out.iter_mut().zip(&hits) {
+            e.windows_hit = hit.iter().filter(|h| **h).count();
+            e.phase = Some(t.endpoint_phase(&e.phases, e.windows_hit));
         }
     }
     for (e, b) in out.iter_mut().zip(best) {

@@ -54,19 +54,50 @@ impl Timers {
 
     /// The phase of a flow that started at `start_ns` (ns since the Unix epoch).
     pub fn phase_at(&self, start_ns: u64) -> Phase {
-        let t = start_ns as f64 / 1e9;
-        if self
-            .messages
-            .iter()
-            .any(|m| t >= m - self.window_before && t <= m + self.window_after)
-        {
+        self.phase_of(start_ns, start_ns)
+    }
+
+    /// The phase of activity from `first_ns` to `last_ns`: messaging when it overlaps a
+    /// message's window, authentication when it starts between launch and the first
+    /// message, background otherwise.
+    pub fn phase_of(&self, first_ns: u64, last_ns: u64) -> Phase {
+        if self.windows_hit(first_ns, last_ns).next().is_some() {
             return Phase::Messaging;
         }
+        let t = first_ns as f64 / 1e9;
         let first_message = self.messages.iter().copied().fold(f64::INFINITY, f64::min);
         if t >= self.launched && t < first_message {
             return Phase::Authentication;
         }
         Phase::Background
+    }
+
+    /// The indices of the messages whose window activity from `first_ns` to `last_ns`
+    /// overlaps.
+    pub fn windows_hit(&self, first_ns: u64, last_ns: u64) -> impl Iterator<Item = usize> + '_ {
+        let (a, b) = (first_ns as f64 / 1e9, last_ns as f64 / 1e9);
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(move |(_, &m)| a <= m + self.window_after && b >= m - self.window_before)
+            .map(|(i, _)| i)
+    }
+
+    /// An endpoint's phase from the phases of its bursts and how many message windows it
+    /// was active in: messaging only when active around *every* message (so a periodic
+    /// background service that happens to fire near one message is not mistaken for the
+    /// app's backend), authentication when active only between launch and the first
+    /// message, background otherwise.
+    pub fn endpoint_phase(&self, burst_phases: &[Phase], windows_hit: usize) -> Phase {
+        if !self.messages.is_empty() && windows_hit >= self.messages.len() {
+            Phase::Messaging
+        } else if burst_phases.iter().all(|p| *p == Phase::Authentication)
+            && !burst_phases.is_empty()
+        {
+            Phase::Authentication
+        } else {
+            Phase::Background
+        }
     }
 }
 
@@ -87,6 +118,34 @@ mod tests {
         assert_eq!(t.phase_at(136 * S), Phase::Background);
         assert_eq!(t.phase_at(161 * S), Phase::Messaging);
         assert_eq!(t.phase_at(200 * S), Phase::Background);
+    }
+
+    #[test]
+    fn activity_overlapping_a_window_is_messaging() {
+        let t = Timers::new(100.0, vec![130.0, 160.0]);
+        // A burst that began before the window and lasted into it.
+        assert_eq!(t.phase_of(120 * S, 129 * S + S / 2), Phase::Messaging);
+        assert_eq!(t.windows_hit(120 * S, 170 * S).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(t.windows_hit(140 * S, 150 * S).count(), 0);
+    }
+
+    #[test]
+    fn an_endpoint_is_messaging_only_around_every_message() {
+        use Phase::*;
+        let t = Timers::new(100.0, vec![130.0, 160.0]);
+        assert_eq!(t.endpoint_phase(&[Authentication, Messaging], 2), Messaging);
+        // Periodic background traffic that fired near one of two messages.
+        assert_eq!(
+            t.endpoint_phase(&[Authentication, Messaging], 1),
+            Background
+        );
+        assert_eq!(t.endpoint_phase(&[Authentication], 0), Authentication);
+        assert_eq!(
+            t.endpoint_phase(&[Authentication, Background], 0),
+            Background
+        );
+        let none = Timers::new(100.0, vec![]);
+        assert_eq!(none.endpoint_phase(&[Authentication], 0), Authentication);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::flows::names::Names;
-use crate::flows::table::{FlowSide, TcpFlags};
+use crate::flows::table::{Burst, FlowSide, TcpFlags};
 
 const S: u64 = 1_000_000_000;
 
@@ -21,6 +21,10 @@ fn flow(protocol: Protocol, addr: &str, port: u16, start_s: u64, names: Names) -
         responder: side(addr.parse().unwrap(), port),
         first_ns: start_s * S,
         last_ns: start_s * S + S,
+        bursts: vec![Burst {
+            first_ns: start_s * S,
+            last_ns: start_s * S + S,
+        }],
         names,
         name: None,
         name_source: None,
@@ -130,8 +134,14 @@ fn the_messenger_backend_is_the_messaging_endpoint() {
     assert_eq!(all[1].verdict, Verdict::Denied("NTP".into()));
     assert_eq!(all[0].verdict, Verdict::Denied("the local resolver".into()));
     assert!(matches!(all[3].verdict, Verdict::Baseline(_)));
-    // Analytics started once in authentication and once near a message: messaging wins.
+    assert_eq!(chat.windows_hit, 2);
+    // Analytics started once in authentication and once near one of the two messages: it is
+    // not the messaging endpoint, it is background.
     assert_eq!(all[3].phases, [Phase::Messaging, Phase::Authentication]);
+    assert_eq!(
+        (all[3].windows_hit, all[3].phase),
+        (1, Some(Phase::Background))
+    );
 }
 
 #[test]
