@@ -58,6 +58,23 @@ impl Lab {
         }
     }
 
+    /// Takes the lab for this test and brings up the topology in `file` (relative to the
+    /// workspace root).
+    pub fn up_topology(file: &str) -> Lab {
+        let serial = Lab::serial();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(file);
+        let text = std::fs::read_to_string(&path).expect("topology file");
+        let plan =
+            Plan::build(&parse(&text, file).expect("topology parses")).expect("topology plans");
+        host_ok(&["lab", "up", &path.display().to_string()]);
+        Lab {
+            _serial: serial,
+            plan,
+        }
+    }
+
     /// Only serialises with other lab tests, builds nothing.
     pub fn serial() -> MutexGuard<'static, ()> {
         require_root();
