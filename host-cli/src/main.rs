@@ -1,7 +1,10 @@
 //! `matador-host`: what a researcher runs on the controller. Today it runs the virtual lab;
 //! phones, campaigns, analysis and router control arrive with their issues.
 
+mod analysis;
+mod geo;
 mod lab;
+mod store;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +24,11 @@ struct Cli {
 enum Command {
     /// The virtual lab: an emulated Internet in network namespaces (needs root).
     Lab(lab::LabArgs),
+    /// Tables and reports from the result store: traffic leaving the region, traffic
+    /// accessible for interest groups, network path versus each app.
+    Analyze(analysis::cli::AnalyzeArgs),
+    /// Loads measurement records (JSON lines, docs/schema.md) into the result store.
+    Import(analysis::cli::ImportArgs),
 }
 
 fn main() {
@@ -44,6 +52,8 @@ fn main() {
         .init();
     let result: Result<i32> = match cli.command {
         Command::Lab(args) => lab::run(args),
+        Command::Analyze(args) => analysis::cli::analyze(args),
+        Command::Import(args) => analysis::cli::import(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

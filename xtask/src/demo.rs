@@ -30,8 +30,8 @@ pub fn run() -> Result<()> {
         "-p",
         "matador-router",
     ]))?;
-    let host = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("debug/matador-host");
+    let host = setup::host_binary();
+    setup::ensure_geo_db()?;
     setup::run(Command::new(&host).args(["lab", "up"]))?;
     let guard = LabGuard(host.clone());
     setup::run(Command::new(&host).args(["lab", "status"]))?;

@@ -45,6 +45,7 @@ fn test() -> Result<()> {
     // The lab tests' routers run matador-routerd, which `cargo test` alone does not build
     // (the router crate has no integration test that would ask for its binary).
     setup::run(Command::new("cargo").args(["build", "--workspace", "--bins"]))?;
+    setup::ensure_geo_db()?;
     let status = Command::new("cargo")
         .args(["test", "--workspace"])
         .status()?;

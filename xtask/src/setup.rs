@@ -61,7 +61,27 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "tshark",
         "reference dissector the flow extraction is checked against",
     ),
+    (
+        "npm",
+        "fetches the default geolocation database (`npm pack`, CC0 geo-whois-asn-country)",
+    ),
 ];
+
+/// The built `matador-host` (debug profile, in `CARGO_TARGET_DIR` or `target`).
+pub fn host_binary() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("debug/matador-host")
+}
+
+/// Fetches the default geolocation database into the cache once (idempotent, ~1 s).
+pub fn ensure_geo_db() -> Result<()> {
+    run(Command::new(host_binary()).args([
+        "analyze",
+        "--fetch-geo-db",
+        "--db",
+        "/nonexistent/matador-setup-only.sqlite",
+    ]))
+}
 
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
