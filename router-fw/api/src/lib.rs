@@ -1,11 +1,14 @@
 //! Versioned wire types of the router API and of every result record; the host depends on this
-//! crate, never on the daemon. Plain data with serde and pure checks: no I/O.
+//! crate, never on the daemon. Plain data with serde and pure checks: no I/O, except in
+//! `client` (feature `client`), the host's HTTPS client of the router API.
 //!
 //! Request bodies (`SetVantage`, `StartMeasurement`) reject unknown fields, so a typo is an
 //! error rather than a silently ignored setting; responses accept unknown fields, so an older
 //! host can read a newer router.
 
 mod check;
+#[cfg(feature = "client")]
+pub mod client;
 mod measurement;
 mod results;
 mod status;

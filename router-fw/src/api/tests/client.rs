@@ -1,105 +1,25 @@
-//! A minimal HTTPS client for the tests: pins the server's certificate by its SHA-256 as the
-//! host will, and speaks raw HTTP/1.1 so tests can also send what a real client never would.
+//! A raw HTTPS client for the tests: pins the server's certificate with the host's own
+//! verifier (`matador_api::client`), and speaks raw HTTP/1.1 so tests can also send what a
+//! real client never would (malformed bodies, slow heads, oversized announcements).
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
+use matador_api::client::pinned_config;
 use matador_api::ApiError;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::api::tls::fingerprint;
-
-/// Accepts exactly the certificate with this SHA-256; names and dates do not matter. The
-/// handshake signature is still verified, so only the holder of the key passes.
-#[derive(Debug)]
-struct Pinned {
-    sha256: String,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.sha256 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "the router's certificate is not the pinned one".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// A client config that trusts only the certificate with this fingerprint.
-pub fn pinned(sha256: &str) -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(Pinned {
-        sha256: sha256.to_owned(),
-        provider: Arc::clone(&provider),
-    });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
 /// Opens a TLS connection to the API, pinning `sha256`.
 pub async fn connect(addr: SocketAddr, sha256: &str) -> io::Result<TlsStream<TcpStream>> {
+    // The host's own pinned config, so these raw requests trust what the host trusts.
+    let config = pinned_config(sha256).map_err(io::Error::other)?;
     let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("matador-router").unwrap();
-    tokio_rustls::TlsConnector::from(pinned(sha256))
+    let name = ServerName::try_from("matador-router").map_err(io::Error::other)?;
+    tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
 }

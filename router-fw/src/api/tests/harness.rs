@@ -1,9 +1,11 @@
 //! What the API tests share: a fake daemon, a server on loopback with a fresh store, a log sink.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use matador_api::client::RouterClient;
 use matador_api::{
     ApCounters, ApStatus, MeasurementState, MeasurementStatus, RouterStatus, StartMeasurement,
     StopMeasurement, WgPeer,
@@ -127,22 +129,41 @@ pub struct Harness {
     pub pin: String,
     pub control: Arc<FakeControl>,
     pub store: Arc<Store>,
+    limits: ApiLimits,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), ApiServerError>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+/// A harness whose server was stopped, keeping its address and state for a restart.
+pub struct Down {
+    pub addr: std::net::SocketAddr,
+    limits: ApiLimits,
+    dir: tempfile::TempDir,
+}
+
+impl Down {
+    /// The router again, on the same address with the same certificate and results.
+    pub async fn up(self) -> Harness {
+        Harness::serve(self.dir, self.addr, self.limits).await
+    }
 }
 
 impl Harness {
     pub async fn start(limits: ApiLimits) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        Self::serve(dir, "127.0.0.1:0".parse().unwrap(), limits).await
+    }
+
+    async fn serve(
+        dir: tempfile::TempDir,
+        listen: std::net::SocketAddr,
+        limits: ApiLimits,
+    ) -> Self {
         let store = Store::open(dir.path().join("results"), 1024 * 1024).unwrap();
         let control = Arc::new(FakeControl::default());
-        let mut config = ApiConfig::new(
-            "127.0.0.1:0".parse().unwrap(),
-            TOKEN,
-            dir.path().join("state"),
-        );
-        config.limits = limits;
+        let mut config = ApiConfig::new(listen, TOKEN, dir.path().join("state"));
+        config.limits = limits.clone();
         let server = ApiServer::bind(config, control.clone(), Arc::clone(&store))
             .await
             .unwrap();
@@ -160,10 +181,21 @@ impl Harness {
             pin,
             control,
             store,
+            limits,
             stop: Some(tx),
             task,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// The host's client of this server, with the right token and pin.
+    pub fn client(&self) -> RouterClient {
+        RouterClient::new(self.addr, TOKEN, &self.pin).unwrap()
+    }
+
+    /// Where the store keeps its files.
+    pub fn results_dir(&self) -> PathBuf {
+        self.dir.path().join("results")
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
@@ -179,13 +211,23 @@ impl Harness {
         .unwrap()
     }
 
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.down().await;
+    }
+
+    /// Stops the server (as [`Harness::stop`]) but keeps its state for [`Down::up`].
+    pub async fn down(mut self) -> Down {
         let _ = self.stop.take().unwrap().send(());
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
             .expect("the server stops")
             .unwrap()
             .unwrap();
+        Down {
+            addr: self.addr,
+            limits: self.limits,
+            dir: self.dir,
+        }
     }
 }
 

@@ -2,10 +2,12 @@
 
 mod client;
 mod harness;
+mod router_client;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use matador_api::client::PinMismatch;
 use matador_api::{
     MeasurementState, MeasurementStatus, ResultKind, ResultList, RouterStatus, SHA256_HEADER,
 };
@@ -75,7 +77,8 @@ async fn the_client_pins_the_certificate() {
     assert!(connect(h.addr, &h.pin).await.is_ok());
     let other = "00".repeat(32);
     let err = connect(h.addr, &other).await.unwrap_err();
-    assert!(err.to_string().contains("not the pinned one"), "{err}");
+    let mismatch = PinMismatch::find(&err).unwrap_or_else(|| panic!("{err}"));
+    assert_eq!((mismatch.expected, mismatch.got), (other, h.pin.clone()));
     h.stop().await;
 }
 
