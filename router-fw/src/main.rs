@@ -1,6 +1,7 @@
 //! `matador-routerd`: the service that runs on each lab router, one binary with subcommands.
 //!
-//! Subcommands: `version`, `flows`, `trace` (Paris traceroute) and `run` (the daemon).
+//! Subcommands: `version`, `flows`, `trace` (Paris traceroute), `run` (the daemon) and
+//! `config` (check a configuration, print its UCI form).
 
 use matador_router::dataplane;
 mod flows;
@@ -27,12 +28,18 @@ enum Command {
     Trace(trace::TraceArgs),
     /// Run the router: access points, DHCP, tunnels to vantage nodes, nftables (foreground).
     Run {
-        /// Configuration (YAML).
+        /// Configuration: UCI when under /etc/config/ or starting with `config `/`package `, else YAML.
         #[arg(long, default_value = "/etc/matador/routerd.yaml")]
         config: std::path::PathBuf,
         /// More log lines (-v: debug, -vv: trace).
         #[arg(short, long, action = clap::ArgAction::Count)]
         verbose: u8,
+    },
+    /// Check a configuration (YAML or UCI) and print it as /etc/config/matador.
+    Config {
+        /// The configuration to convert.
+        #[arg(long = "to-uci", value_name = "FILE")]
+        to_uci: std::path::PathBuf,
     },
 }
 
@@ -50,6 +57,7 @@ fn main() {
         Command::Flows(args) => flows::run(&args),
         Command::Trace(args) => trace::run(&args),
         Command::Run { config, verbose } => run_daemon(&config, verbose),
+        Command::Config { to_uci } => print_uci(&to_uci),
     };
     if let Err(e) = result {
         // The reader of our output went away (`… | head`): end quietly, as Unix tools do.
@@ -63,6 +71,15 @@ fn main() {
         eprintln!("matador-routerd: error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `config --to-uci`: the configuration, checked, as /etc/config/matador on stdout (a
+/// write error, not a panic, when the reader goes away).
+fn print_uci(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let config = dataplane::config::RouterConfig::load(path)?;
+    std::io::stdout().write_all(dataplane::uci::to_uci(&config).as_bytes())?;
+    Ok(())
 }
 
 /// `run`: logs for logread (stderr, no colours, no timestamps: procd adds them), a panic

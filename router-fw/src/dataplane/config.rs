@@ -51,7 +51,8 @@ pub struct ApConfig {
     pub vantage: Option<PathBuf>,
 }
 
-fn default_country() -> String {
+/// An AP's country when none is given: "00", the world regulatory domain.
+pub(super) fn default_country() -> String {
     "00".into()
 }
 
@@ -114,13 +115,16 @@ impl Default for CaptureLimits {
     }
 }
 
-fn default_port() -> u16 {
+/// The API port when none is given.
+pub(super) fn default_port() -> u16 {
     8443
 }
-fn default_radio() -> Radio {
+/// How radios are driven when the configuration does not say.
+pub(super) fn default_radio() -> Radio {
     Radio::Hostapd
 }
-fn default_wireguard() -> WireguardBackend {
+/// The WireGuard implementation when the configuration does not say.
+pub(super) fn default_wireguard() -> WireguardBackend {
     WireguardBackend::Kernel
 }
 
@@ -143,6 +147,16 @@ pub enum ConfigError {
         /// `line:column: what`.
         message: String,
     },
+    /// UCI syntax, an unknown option or a bad value, with its line (0: the whole file).
+    #[error("{path}{}: {message}", at_line(*.line))]
+    Uci {
+        /// The file.
+        path: String,
+        /// 1-based line of the command at fault, 0 for the file as a whole.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// A value that is wrong.
     #[error("{path}: access point `{ap}`: {message}")]
     Invalid {
@@ -155,15 +169,43 @@ pub enum ConfigError {
     },
 }
 
+/// `:<line>` after the file name, as compilers write it; nothing for the whole file.
+fn at_line(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
+}
+
 impl RouterConfig {
-    /// Reads and checks a YAML configuration.
+    /// Reads and checks a configuration: UCI for a file under `/etc/config/` or one whose
+    /// first line that is neither blank nor a comment starts with `config ` or `package `,
+    /// YAML otherwise.
     pub fn load(path: &Path) -> Result<RouterConfig, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
             source,
         })?;
-        RouterConfig::parse(&text, &shown)
+        if super::uci::is_uci(path, &text) {
+            RouterConfig::parse_uci(&text, &shown)
+        } else {
+            RouterConfig::parse(&text, &shown)
+        }
+    }
+
+    /// Parses and checks UCI text (OpenWrt's `/etc/config/matador`); `path` names it in errors.
+    pub fn parse_uci(text: &str, path: &str) -> Result<RouterConfig, ConfigError> {
+        let config = super::uci::parse(text)
+            .and_then(|file| super::uci::to_config(&file))
+            .map_err(|e| ConfigError::Uci {
+                path: path.to_string(),
+                line: e.line,
+                message: e.message,
+            })?;
+        config.check(path)?;
+        Ok(config)
     }
 
     /// Parses and checks YAML text; `path` names it in errors.

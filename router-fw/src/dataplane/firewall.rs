@@ -1,9 +1,11 @@
 //! The daemon's own nftables table, `inet matador`, built with nftnl in one atomic batch:
 //! each AP's subnet may leave only through its tunnel (fail closed: with the tunnel down,
 //! nothing reaches the uplink), phones cannot reach the router itself beyond DHCP, every AP
-//! has counters, and a prerouting hook marks AP traffic for capture and plugins.
+//! has counters, a prerouting hook marks AP traffic for capture and plugins, and TCP SYNs
+//! through a tunnel have their MSS clamped to the route's MTU (see `mss`).
 
 use super::config::ApConfig;
+use super::mss::{clamp_in, clamp_out, TUNNEL_MTU};
 use nftnl::expr::InterfaceName;
 use nftnl::{
     nft_expr, Batch, Chain, FinalizedBatch, Hook, MsgType, Policy, ProtoFamily, Rule, Table,
@@ -58,6 +60,11 @@ pub fn batch(aps: &[ApConfig]) -> Result<FinalizedBatch, FirewallError> {
     mark.set_hook(Hook::PreRouting, -150);
     mark.set_policy(Policy::Accept);
     batch.add(&mark, MsgType::Add);
+    let mut mss = Chain::new(c"mss", &table);
+    // Mangle priority, before `forward`: the clamp is a rewrite, not a verdict.
+    mss.set_hook(Hook::Forward, -150);
+    mss.set_policy(Policy::Accept);
+    batch.add(&mss, MsgType::Add);
     let mut nat = Chain::new(c"postrouting", &table);
     nat.set_hook(Hook::PostRouting, 100);
     nat.set_type(nftnl::ChainType::Nat);
@@ -108,6 +115,11 @@ pub fn batch(aps: &[ApConfig]) -> Result<FinalizedBatch, FirewallError> {
         hook.add_expr(&nft_expr!(immediate data ap_mark(i)));
         hook.add_expr(&nft_expr!(meta mark set));
         batch.add(&hook, MsgType::Add);
+
+        // Both ways through the tunnel (as OpenWrt's fw4 does for `mtu_fix` zones): the
+        // server learns what the tunnel carries, and so does the phone.
+        batch.add(&clamp_out(&mss, &tunnel), MsgType::Add);
+        batch.add(&clamp_in(&mss, &tunnel, TUNNEL_MTU), MsgType::Add);
 
         // The vantage node knows the router's tunnel address only: NAT the phones onto it.
         let mut masq = Rule::new(&nat);

@@ -6,9 +6,16 @@ pub mod ap;
 pub mod config;
 pub mod control;
 pub mod firewall;
+#[cfg(test)]
+mod firewall_tests;
+pub mod mss;
 pub mod netlink;
 mod plane;
 pub mod stations;
+pub mod uci;
+mod uci_map;
+#[cfg(test)]
+mod uci_tests;
 pub mod wireguard;
 
 pub use plane::run;
