@@ -4,6 +4,8 @@
 mod analysis;
 mod geo;
 mod lab;
+mod phone;
+mod spec;
 mod store;
 
 use anyhow::Result;
@@ -29,6 +31,8 @@ enum Command {
     Analyze(analysis::cli::AnalyzeArgs),
     /// Loads measurement records (JSON lines, docs/schema.md) into the result store.
     Import(analysis::cli::ImportArgs),
+    /// Phones over ADB: list them, run a shell command, take a screenshot.
+    Phone(phone::PhoneArgs),
 }
 
 fn main() {
@@ -54,6 +58,7 @@ fn main() {
         Command::Lab(args) => lab::run(args),
         Command::Analyze(args) => analysis::cli::analyze(args),
         Command::Import(args) => analysis::cli::import(args),
+        Command::Phone(args) => phone::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),
