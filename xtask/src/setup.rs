@@ -83,7 +83,20 @@ pub fn ensure_geo_db() -> Result<()> {
     ]))
 }
 
+/// Packages whose program may come from elsewhere than Debian (Node.js from NodeSource ships
+/// its own npm, and apt then refuses Debian's): present when the program runs.
+const PROGRAM_OF: &[(&str, &str)] = &[("npm", "npm")];
+
 fn installed(package: &str) -> bool {
+    if let Some((_, program)) = PROGRAM_OF.iter().find(|(p, _)| *p == package) {
+        let runs = Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if runs {
+            return true;
+        }
+    }
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
         .output()
