@@ -2,6 +2,7 @@
 //! phones, campaigns, analysis and router control arrive with their issues.
 
 mod analysis;
+mod campaign;
 mod geo;
 mod lab;
 mod phone;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// The virtual lab: an emulated Internet in network namespaces (needs root).
     Lab(lab::LabArgs),
+    /// Campaigns: apps × vantage-node pairs × repetitions through routers and phones.
+    Campaign(campaign::CampaignArgs),
     /// Tables and reports from the result store: traffic leaving the region, traffic
     /// accessible for interest groups, network path versus each app.
     Analyze(analysis::cli::AnalyzeArgs),
@@ -56,6 +59,7 @@ fn main() {
         .init();
     let result: Result<i32> = match cli.command {
         Command::Lab(args) => lab::run(args),
+        Command::Campaign(args) => campaign::run(args),
         Command::Analyze(args) => analysis::cli::analyze(args),
         Command::Import(args) => analysis::cli::import(args),
         Command::Phone(args) => phone::run(args),

@@ -1,0 +1,266 @@
+//! One measurement, start to finish: each router's AP to its vantage node, both phones
+//! prepared, both routers capturing, the apps launched and the messages sent with the
+//! app's timers, the captures stopped, the routers' results (flows and endpoints, the
+//! application and network paths) fetched, checked, kept and acknowledged, the phones
+//! cleaned. Any failure ends the attempt with an error that says which step; the phones are
+//! cleaned either way.
+
+use super::record::{self, SideResults};
+use super::state::State;
+use crate::analysis::schema::{Measurement, VantageNode as RecordNode};
+use crate::phone::{AdbTarget, Conversation, Phone, PhonePlan, Prepared, Timing, WifiPlan};
+use crate::spec::{AppSpec, PlannedMeasurement, RouterConnection, RunKind, VantageNode};
+use anyhow::{anyhow, Context, Result};
+use matador_api::client::RouterClient;
+use matador_api::{StartMeasurement, StopMeasurement, Windows};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One side of a router pair: its router, its phone, and how to reach them.
+pub struct Side {
+    /// The router's connection details.
+    pub router: RouterConnection,
+    /// Its API client.
+    pub client: RouterClient,
+    /// Its phone.
+    pub phone: Phone,
+    /// The phone's model (chooses the UI script).
+    pub model: String,
+    /// How the phone gets root for its firewall.
+    pub root: crate::spec::RootVia,
+}
+
+/// What a measurement needs besides its plan.
+pub struct Ctx<'a> {
+    /// The campaign's name.
+    pub campaign: &'a str,
+    /// Side A (the sender) and side B.
+    pub sides: (&'a Side, &'a Side),
+    /// Vantage nodes by name.
+    pub nodes: &'a dyn Fn(&str) -> Option<VantageNode>,
+    /// A `wg-quick` peer config for (router, vantage node).
+    pub peer: &'a dyn Fn(&str, &VantageNode) -> Result<String>,
+    /// Where this measurement's screenshots go.
+    pub dir: PathBuf,
+    /// Longest wait for a router to finish processing.
+    pub processing_limit: Duration,
+}
+
+/// Runs one attempt; returns the record for the analysis.
+pub async fn run(
+    ctx: &Ctx<'_>,
+    state: &mut State,
+    app: &AppSpec,
+    plan: &PlannedMeasurement,
+    attempt: i64,
+) -> Result<Measurement> {
+    let node =
+        |n: &str| (ctx.nodes)(n).ok_or_else(|| anyhow!("no vantage node {n} in the inventory"));
+    let (node_a, node_b) = (node(&plan.node_a)?, node(&plan.node_b)?);
+    let (a, b) = ctx.sides;
+    let mut public = Vec::new();
+    for (side, n) in [(a, &node_a), (b, &node_b)] {
+        let text = (ctx.peer)(&side.router.name, n)?;
+        let peer = matador_api::parse_wg_quick(&n.name, &text)
+            .map_err(|e| anyhow!("peer config of {}: {e}", n.name))?;
+        public.push(
+            endpoint_address(&peer.endpoint)
+                .with_context(|| format!("peer config of {}", n.name))?,
+        );
+        side.client
+            .set_vantage(&side.router.ap, &peer)
+            .await
+            .with_context(|| format!("router {}: tunnel to {}", side.router.name, n.name))?;
+    }
+    let node_a = Located {
+        node: node_a,
+        address: public[0],
+    };
+    let node_b = Located {
+        node: node_b,
+        address: public[1],
+    };
+    std::fs::create_dir_all(&ctx.dir).with_context(|| format!("{}", ctx.dir.display()))?;
+    let mut prepared: Vec<(&Side, Prepared)> = Vec::new();
+    let outcome = measure(
+        ctx,
+        state,
+        app,
+        plan,
+        attempt,
+        (&node_a, &node_b),
+        &mut prepared,
+    )
+    .await;
+    for (side, p) in &prepared {
+        if let Err(e) = side.phone.cleanup(p).await {
+            tracing::warn!(router = %side.router.name, error = %e, "cleaning the phone");
+        }
+    }
+    outcome
+}
+
+async fn measure<'s>(
+    ctx: &Ctx<'s>,
+    state: &mut State,
+    app: &AppSpec,
+    plan: &PlannedMeasurement,
+    attempt: i64,
+    (node_a, node_b): (&Located, &Located),
+    prepared: &mut Vec<(&'s Side, Prepared)>,
+) -> Result<Measurement> {
+    let (a, b) = ctx.sides;
+    for (side, n) in [(a, node_a), (b, node_b)] {
+        let wifi = WifiPlan::of(&side.router).map_err(|e| anyhow!("{e}"))?;
+        let phone_plan = PhonePlan::new(app, wifi, &n.node, side.root);
+        let p = side
+            .phone
+            .prepare(&phone_plan)
+            .await
+            .with_context(|| format!("preparing the phone of {}", side.router.name))?;
+        prepared.push((side, p));
+    }
+    // A router refuses an id it has seen: every attempt has its own.
+    let router_id = format!("{}-t{attempt}", plan.id);
+    let rules = app
+        .rules_yaml()
+        .map_err(|e| anyhow!("rules of {}: {e}", app.name))?;
+    let windows = Windows::default();
+    for (side, other) in [(a, node_b), (b, node_a)] {
+        let start = StartMeasurement {
+            id: router_id.clone(),
+            ap: side.router.ap.clone(),
+            app: app.package.clone(),
+            capture: true,
+            traces: true,
+            duration_s: 1800,
+            windows,
+            trace_peer: Some(other.address),
+            rules: Some(rules.clone()),
+        };
+        side.client
+            .start_measurement(&start)
+            .await
+            .with_context(|| format!("router {}: starting the capture", side.router.name))?;
+    }
+    let started = unix_now();
+    let mut launched = Vec::new();
+    for (side, p) in prepared.iter() {
+        launched.push(
+            side.phone
+                .launch(p, Timing::default())
+                .await
+                .with_context(|| format!("launching the app on {}", side.router.name))?,
+        );
+    }
+    let launch_a = launched.first().copied().unwrap_or(started);
+    let sends = match Conversation::new(app, &a.model, launch_a, plan.kind) {
+        Some(c) => {
+            a.phone
+                .run_messages(&c, ctx.dir.clone())
+                .await
+                .context("sending the messages from phone A")?
+                .sends
+        }
+        None if plan.kind == RunKind::Baseline => Vec::new(),
+        None => anyhow::bail!("app {} has no UI script for model {}", app.name, a.model),
+    };
+    tokio::time::sleep(Duration::from_secs_f64(app.timers.after_last_s.max(0.0))).await;
+    let mut results = Vec::new();
+    for (i, side) in [a, b].into_iter().enumerate() {
+        let stop = StopMeasurement {
+            launched: launched.get(i).copied(),
+            messages: sends.clone(),
+        };
+        side.client
+            .stop_measurement(&router_id, &stop)
+            .await
+            .with_context(|| format!("router {}: stopping", side.router.name))?;
+    }
+    for (side, label) in [(a, "a"), (b, "b")] {
+        let m = side
+            .client
+            .wait_measurement(&router_id, Duration::from_millis(500), ctx.processing_limit)
+            .await
+            .with_context(|| format!("router {}: processing", side.router.name))?;
+        let mut got = SideResults::default();
+        for id in &m.results {
+            let r = side
+                .client
+                .fetch_result(id)
+                .await
+                .with_context(|| format!("router {}: fetching {id}", side.router.name))?;
+            let kind = id.rsplit('.').next().unwrap_or("result");
+            state.save_result(&plan.id, label, kind, &r.sha256, &r.bytes)?;
+            match kind {
+                "flows" => got.flows = serde_json::from_slice(&r.bytes).ok(),
+                "traces" => got.traces = serde_json::from_slice(&r.bytes).ok(),
+                _ => {}
+            }
+            side.client
+                .acknowledge(id, &r.sha256)
+                .await
+                .with_context(|| format!("router {}: acknowledging {id}", side.router.name))?;
+        }
+        results.push(got);
+    }
+    let (ra, rb) = (
+        results.first().cloned().unwrap_or_default(),
+        results.get(1).cloned().unwrap_or_default(),
+    );
+    Ok(record::build(
+        &plan.id,
+        ctx.campaign,
+        &app.package,
+        started as u64,
+        (record_node(node_a), record_node(node_b)),
+        (&ra, &rb),
+    ))
+}
+
+/// A vantage node and its public address (its peer config's endpoint).
+struct Located {
+    node: VantageNode,
+    address: std::net::IpAddr,
+}
+
+/// The address of a WireGuard endpoint `ADDRESS:PORT` (`[v6]:PORT` too).
+fn endpoint_address(endpoint: &str) -> Result<std::net::IpAddr> {
+    let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| anyhow!("endpoint {endpoint:?} is not ADDRESS:PORT"))
+}
+
+fn record_node(n: &Located) -> RecordNode {
+    RecordNode {
+        name: n.node.name.clone(),
+        address: n.address,
+        country: n.node.country.clone(),
+        city: Some(n.node.city.clone()),
+        lat: Some(n.node.lat),
+        lon: Some(n.node.lon),
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The screenshot folder of a measurement.
+pub fn screenshot_dir(out: &Path, plan: &PlannedMeasurement, attempt: i64) -> PathBuf {
+    out.join(&plan.id).join(format!("attempt-{attempt}"))
+}
+
+/// An adb target for an inventory phone.
+pub fn adb_target(server: &crate::phone::AdbServerAddr, serial: &str, connect: bool) -> AdbTarget {
+    AdbTarget::Server {
+        server: server.clone(),
+        serial: serial.to_string(),
+        connect,
+    }
+}
