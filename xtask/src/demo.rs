@@ -1,20 +1,31 @@
-//! The demo: bring the virtual lab up, trace across it from two vantage nodes with the
-//! Debian tools, name the countries on the way, send a message between the emulated phones,
-//! and tear it down again (also on failure).
+//! The demo (README command 1): bring the virtual lab up, run the campaign in
+//! `examples/demo.yaml` (the lab's three messengers across a few vantage-node pairs), print
+//! the analysis tables and write the HTML report, and tear the lab down again (also on
+//! failure). Results, screenshots and the report land in `target/demo/`.
 
 use crate::setup;
 use anyhow::{Context, Result};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Tears the lab down when dropped, so a failed demo leaves nothing behind.
-struct LabGuard(PathBuf);
+/// A private adb server, so the demo neither uses nor disturbs the user's.
+const ADB_PORT: &str = "15036";
+
+/// Tears the lab down and stops the demo's adb server when dropped, so a failed demo leaves
+/// nothing behind.
+struct LabGuard {
+    host: PathBuf,
+    adb_home: PathBuf,
+}
 
 impl Drop for LabGuard {
     fn drop(&mut self) {
-        let _ = Command::new(&self.0).args(["lab", "down"]).status();
+        let _ = Command::new("adb")
+            .args(["-P", ADB_PORT, "kill-server"])
+            .env("HOME", &self.adb_home)
+            .status();
+        let _ = Command::new(&self.host).args(["lab", "down"]).status();
     }
 }
 
@@ -30,12 +41,19 @@ pub fn run() -> Result<()> {
         "-p",
         "matador-router",
     ]))?;
-    let host = setup::host_binary();
     setup::ensure_geo_db()?;
+    let host = std::fs::canonicalize(setup::host_binary())?;
+    let out = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("demo");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(out.join("adb-home"))?;
+    let out = std::fs::canonicalize(&out)?;
     setup::run(Command::new(&host).args(["lab", "up"]))?;
-    let guard = LabGuard(host.clone());
+    let _guard = LabGuard {
+        host: host.clone(),
+        adb_home: out.join("adb-home"),
+    };
     setup::run(Command::new(&host).args(["lab", "status"]))?;
-
     let status: Value = serde_json::from_slice(
         &Command::new(&host)
             .args(["lab", "status", "--json"])
@@ -43,76 +61,46 @@ pub fn run() -> Result<()> {
             .stdout,
     )
     .context("reading `lab status --json`")?;
-    let where_is = addresses(&status);
-    for (from, to, method) in [
-        ("vp-gb", "msg-geo-cn", "icmp-paris"),
-        ("vp-br", "msg-swiss", "tcp -d 443"),
-        ("vp-il", "msg-geo-cn", "udp-paris"),
-    ] {
-        let dest = service_address(&status, to).with_context(|| format!("no address for {to}"))?;
-        println!("\n== scamper trace -P {method}: {from} -> {to} ({dest})");
-        let out = Command::new(&host)
-            .args([
-                "lab",
-                "exec",
-                from,
-                "--",
-                "scamper",
-                "-c",
-                &format!("trace -P {method}"),
-                "-i",
-                &dest,
-            ])
-            .output()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        print!("{text}");
-        let countries: Vec<String> = text
-            .lines()
-            .skip(1)
-            .map(|l| match l.split_whitespace().nth(1) {
-                Some("*") | None => "*".to_string(),
-                Some(ip) => where_is.get(ip).cloned().unwrap_or_else(|| "?".into()),
-            })
-            .collect();
-        println!("   countries: {}", countries.join(" -> "));
-    }
-    let out_dir =
-        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-            .join("demo");
-    crate::demo_phones::run(&status, &out_dir)?;
-    drop(guard);
-    Ok(())
-}
-
-/// Address -> "node (CC)" for every router and service of the running lab.
-fn addresses(status: &Value) -> HashMap<String, String> {
-    let mut map = HashMap::new();
-    for r in status["routers"].as_array().into_iter().flatten() {
-        for a in r["addresses"].as_array().into_iter().flatten() {
-            if let (Some(a), Some(n), Some(c)) =
-                (a.as_str(), r["name"].as_str(), r["country"].as_str())
-            {
-                map.insert(a.to_string(), format!("{n} ({c})"));
-            }
-        }
-    }
-    for s in status["services"].as_array().into_iter().flatten() {
-        if let (Some(a), Some(n), Some(c)) = (
-            s["address"].as_str(),
-            s["name"].as_str(),
-            s["country"].as_str(),
-        ) {
-            map.insert(a.to_string(), format!("{n} ({c})"));
-        }
-    }
-    map
-}
-
-fn service_address(status: &Value, name: &str) -> Option<String> {
-    status["services"]
-        .as_array()?
-        .iter()
-        .find(|s| s["name"] == name)?["address"]
+    let lab_geo = status["mmdb"]
         .as_str()
-        .map(String::from)
+        .context("the lab's geolocation database")?
+        .to_string();
+
+    let db = out.join("results.sqlite");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.yaml");
+    setup::run(
+        Command::new(&host)
+            .args(["campaign", "--db"])
+            .arg(&db)
+            .arg("run")
+            .arg(&spec)
+            .arg("--out")
+            .arg(out.join("screenshots"))
+            // The lab's phones through a private adb server with its own key.
+            .env("ANDROID_ADB_SERVER_PORT", ADB_PORT)
+            .env("HOME", out.join("adb-home")),
+    )?;
+    println!();
+    // The lab's own database knows its documentation-range addresses (the default one,
+    // for the real Internet, would call them all unknown).
+    setup::run(
+        Command::new(&host)
+            .args(["analyze", "--db"])
+            .arg(&db)
+            .args(["--geo-db", &lab_geo]),
+    )?;
+    let report = out.join("report.html");
+    setup::run(
+        Command::new(&host)
+            .args(["analyze", "--db"])
+            .arg(&db)
+            .args(["--geo-db", &lab_geo, "--format", "html", "--out"])
+            .arg(&report),
+    )?;
+    println!(
+        "\nreport: {}\nscreenshots: {}",
+        report.display(),
+        out.join("screenshots").display()
+    );
+    Ok(())
 }

@@ -2,7 +2,6 @@
 //! installs what it needs first, idempotently.
 
 mod demo;
-mod demo_phones;
 mod fuzz;
 mod setup;
 

@@ -87,13 +87,13 @@ fn the_examples_load_and_expand() {
         loaded.apps[1].timers.capture_margin_s, 2.0,
         "the default margin"
     );
-    // 5 pairs, each: 1 baseline run of the global messenger + 3 apps × 2 repetitions.
+    // 3 pairs, each: 3 apps × 1 repetition, no baselines (the demo must be short).
     let plan = expand(&loaded.campaign, &loaded.inventory, &loaded.apps);
-    assert_eq!(plan.len(), 5 * (1 + 3 * 2));
-    assert_eq!(plan[0].id, "demo-global-messenger-vp-ch-vp-de-b1");
-    assert_eq!(plan[0].kind, RunKind::Baseline);
-    assert_eq!(plan[1].id, "demo-global-messenger-vp-ch-vp-de-r1");
-    assert_eq!(plan.last().map(|m| m.chunk), Some(4), "one chunk per pair");
+    assert_eq!(plan.len(), 3 * 3);
+    assert_eq!(plan[0].id, "demo-global-messenger-vp-ch-vp-de-r1");
+    assert_eq!(plan[0].kind, RunKind::Messages);
+    assert_eq!(plan[1].id, "demo-swiss-messenger-vp-ch-vp-de-r1");
+    assert_eq!(plan.last().map(|m| m.chunk), Some(2), "one chunk per pair");
     let inv = load_inventory(&examples().join("lab-inventory.yaml")).expect("inventory");
     assert!(inv.routers.iter().all(|r| r.access == RouterAccess::Lab));
     assert_eq!(
