@@ -154,6 +154,16 @@ pub fn run(args: CampaignArgs) -> Result<i32> {
     }
 }
 
+/// A line above the progress bar, or on standard error when there is no bar (not a
+/// terminal: indicatif then drops `println`).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 fn newest(state: &State, name: Option<String>) -> Result<String> {
     match name {
         Some(n) => Ok(n),
@@ -323,13 +333,13 @@ fn execute(db: &Path, spec_path: &Path, opts: &RunOptions) -> Result<i32> {
                     let row = record.to_row()?;
                     records.upsert(&[row]).map_err(|e| anyhow!("{e}"))?;
                     state.done(&p.id)?;
-                    bar.println(format!("done    {} ({:?})", p.id, record.status));
+                    say(&bar, format!("done    {} ({:?})", p.id, record.status));
                     break;
                 }
                 Err(e) => {
                     let text = format!("{e:#}");
                     state.failed(&p.id, &text, max_attempts)?;
-                    bar.println(format!("failed  {} attempt {attempt}: {text}", p.id));
+                    say(&bar, format!("failed  {} attempt {attempt}: {text}", p.id));
                     if attempt >= max_attempts {
                         break;
                     }

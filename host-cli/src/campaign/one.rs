@@ -58,6 +58,9 @@ pub async fn run(
         |n: &str| (ctx.nodes)(n).ok_or_else(|| anyhow!("no vantage node {n} in the inventory"));
     let (node_a, node_b) = (node(&plan.node_a)?, node(&plan.node_b)?);
     let (a, b) = ctx.sides;
+    for side in [a, b] {
+        abandon_leftover(side, ctx.processing_limit).await?;
+    }
     let mut public = Vec::new();
     for (side, n) in [(a, &node_a), (b, &node_b)] {
         let text = (ctx.peer)(&side.router.name, n)?;
@@ -133,7 +136,8 @@ async fn measure<'s>(
             app: app.package.clone(),
             capture: true,
             traces: true,
-            duration_s: 1800,
+            // The router's own safety stop: the whole conversation plus room for the phones.
+            duration_s: (app.messaging_s() + app.timers.capture_margin_s * 2.0 + 600.0) as u32,
             windows,
             trace_peer: Some(other.address),
             rules: Some(rules.clone()),
@@ -216,6 +220,41 @@ async fn measure<'s>(
         (record_node(node_a), record_node(node_b)),
         (&ra, &rb),
     ))
+}
+
+/// A measurement a killed host left on the router (still capturing, or being processed)
+/// holds the AP: stop it, wait, and drop its results — its attempt is being redone.
+async fn abandon_leftover(side: &Side, limit: Duration) -> Result<()> {
+    let status = side
+        .client
+        .status()
+        .await
+        .with_context(|| format!("router {}: status", side.router.name))?;
+    let Some(m) = status.measurement.filter(|m| m.ap == side.router.ap) else {
+        return Ok(());
+    };
+    tracing::warn!(router = %side.router.name, measurement = %m.id, "stopping a measurement an interrupted run left");
+    if m.state == matador_api::MeasurementState::Running {
+        side.client
+            .stop_measurement(&m.id, &StopMeasurement::default())
+            .await
+            .with_context(|| {
+                format!(
+                    "router {}: stopping the leftover {}",
+                    side.router.name, m.id
+                )
+            })?;
+    }
+    let m = side
+        .client
+        .wait_measurement(&m.id, Duration::from_millis(500), limit)
+        .await?;
+    for id in &m.results {
+        if let Ok(r) = side.client.fetch_result(id).await {
+            let _ = side.client.acknowledge(id, &r.sha256).await;
+        }
+    }
+    Ok(())
 }
 
 /// A vantage node and its public address (its peer config's endpoint).
