@@ -6,3 +6,8 @@ pub mod capture;
 pub mod dataplane;
 pub mod measure;
 pub mod store;
+
+/// Namespace and tshark helpers shared with the probe crate's tests.
+#[cfg(test)]
+#[path = "../probe/tests/support/host.rs"]
+pub(crate) mod test_host;

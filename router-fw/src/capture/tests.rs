@@ -3,10 +3,11 @@
 //! another device), checked with tshark, our reader and the flow extractor.
 
 use super::*;
+use crate::test_host::in_netns;
+pub(super) use crate::test_host::tshark_fields;
 use matador_probe::flows::capture::PcapngReader;
 use matador_probe::flows::{ExtractConfig, Extractor};
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -17,29 +18,6 @@ const PHONE_MAC_TEXT: &str = "02:00:00:5e:00:02";
 const OTHER_MAC_TEXT: &str = "02:00:00:5e:00:03";
 const PHONE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const OTHER: &str = "198.51.100.3";
-
-/// tshark's fields for every frame of a file, tab-separated; fails clearly without tshark.
-pub(super) fn tshark_fields(path: &Path, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(path).args(["-T", "fields"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) => panic!("tshark is needed to check pcapng files (apt-get install tshark): {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "tshark cannot read {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
-}
 
 #[test]
 fn a_missing_interface_is_named_before_any_file_is_made() {
@@ -165,20 +143,6 @@ fn lab() -> Lab {
     ip(b, &format!("addr add {OTHER}/24 dev other0"));
     ip(b, "link set other0 up");
     lab
-}
-
-/// Runs `f` on a thread that entered the named network namespace.
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("namespace file");
-        // SAFETY: a valid namespace descriptor; only this thread changes namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("the thread in the namespace panicked")
 }
 
 fn now_s() -> f64 {

@@ -4,9 +4,9 @@
 
 use super::config::ApConfig;
 use super::firewall;
+use crate::test_host::in_netns;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -81,20 +81,6 @@ fn ip(ns: &str, args: &str) {
     let mut argv = vec!["ip", "-n", ns];
     argv.extend(args.split(' '));
     run(&argv);
-}
-
-/// Runs `f` on a thread that entered the named network namespace.
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("namespace file");
-        // SAFETY: a valid namespace descriptor; only this thread changes namespace.
-        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-    .join()
-    .expect("the thread in the namespace panicked")
 }
 
 fn ap0() -> ApConfig {

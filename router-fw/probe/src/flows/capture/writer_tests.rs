@@ -2,8 +2,10 @@
 
 use super::super::{CaptureReader, PcapngReader};
 use super::*;
+#[path = "../../../tests/support/host.rs"]
+mod host;
+use host::tshark_fields;
 use std::path::PathBuf;
-use std::process::Command;
 
 fn written(packets: &[(u64, Vec<u8>, u32)], snaplen: u32, name: &str) -> Vec<u8> {
     let mut w = PcapngWriter::new(Vec::new(), LinkType::ETHERNET, snaplen, name).unwrap();
@@ -84,29 +86,6 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// tshark's fields for every frame of a file, tab-separated.
-fn tshark_fields(path: &std::path::Path, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(path).args(["-T", "fields"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = match cmd.output() {
-        Ok(out) => out,
-        Err(e) => panic!("tshark is needed to check pcapng files (apt-get install tshark): {e}"),
-    };
-    assert!(
-        out.status.success(),
-        "tshark cannot read {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
 }
 
 #[test]
