@@ -94,11 +94,37 @@ impl Drop for Killed {
     }
 }
 
+/// The test's own adb server: stopped before (a failed earlier run may have left one with
+/// stale connections) and after the test, also when it fails.
+struct AdbServerGuard(std::path::PathBuf);
+
+impl AdbServerGuard {
+    fn new(home: &Path) -> AdbServerGuard {
+        let guard = AdbServerGuard(home.to_path_buf());
+        guard.kill();
+        guard
+    }
+
+    fn kill(&self) {
+        let _ = Command::new("adb")
+            .args(["-P", "15037", "kill-server"])
+            .env("HOME", &self.0)
+            .output();
+    }
+}
+
+impl Drop for AdbServerGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 #[test]
 fn a_killed_campaign_resumes_and_does_no_measurement_twice() {
     let _lab = Lab::up();
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
+    let _adb = AdbServerGuard::new(dir);
     let spec = spec(dir);
     let out = dir.join("shots");
     let mut run = Killed(
@@ -208,8 +234,4 @@ fn a_killed_campaign_resumes_and_does_no_measurement_twice() {
     );
     let network = sql(dir, "SELECT count(*) FROM measurements WHERE json_extract(record, '$.network_path') IS NOT NULL");
     assert_eq!(network, ["4"], "every measurement has the network path");
-    let _ = Command::new("adb")
-        .args(["-P", "15037", "kill-server"])
-        .env("HOME", dir)
-        .status();
 }

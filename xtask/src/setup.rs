@@ -62,6 +62,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "reference dissector the flow extraction is checked against",
     ),
     (
+        "chromium",
+        "headless browser that renders the HTML report in the analysis test",
+    ),
+    (
         "npm",
         "fetches the default geolocation database (`npm pack`, CC0 geo-whois-asn-country)",
     ),

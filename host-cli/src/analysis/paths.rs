@@ -6,7 +6,7 @@ use super::regions::Regions;
 use super::schema::{Endpoint, Measurement, Side, Status, VantageNode};
 use crate::geo::areas::{Areas, Coord};
 use crate::geo::plausible::{locate_path, HopGeo, HopInput, Origin, Unknown};
-use crate::geo::{classify, Claim, GeoError, GeoStack};
+use crate::geo::{classify, AddressClass, Claim, GeoError, GeoStack};
 use matador_probe::trace::{AtlasReply, AtlasTrace};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -254,6 +254,7 @@ impl<'a> Locator<'a> {
                 min_rtt_ms: None,
             });
         }
+        let tunnel_rtt = tunnel_rtt(&raw);
         let mut inputs = Vec::with_capacity(raw.len());
         for h in &raw {
             let ip = h.addr.as_deref().and_then(|a| a.parse::<IpAddr>().ok());
@@ -264,7 +265,9 @@ impl<'a> Locator<'a> {
             inputs.push(HopInput {
                 class: ip.map(classify),
                 claims,
-                min_rtt_ms: h.min_rtt_ms,
+                // Distances are measured from the vantage node, so the tunnel's share of
+                // the RTT (router to vantage node) is taken off.
+                min_rtt_ms: h.min_rtt_ms.map(|r| (r - tunnel_rtt).max(0.0)),
             });
         }
         let geos = locate_path(self.areas, &origin, &inputs);
@@ -319,5 +322,50 @@ impl<'a> Locator<'a> {
         let c = self.geo.claims(ip)?;
         self.cache.insert(ip, c.clone());
         Ok(c)
+    }
+}
+
+/// The RTT of the tunnel a trace started in: when TTL 1 answers from a private or shared
+/// address, the trace ran from a router inside a tunnel and that hop is the vantage node
+/// itself, so its RTT is the router's way to the vantage node, not the Internet's. Zero for
+/// a trace that started at the vantage node.
+fn tunnel_rtt(raw: &[RawHop]) -> f64 {
+    raw.iter()
+        .filter(|h| h.ttl == Some(1))
+        .filter(|h| {
+            h.addr
+                .as_deref()
+                .and_then(|a| a.parse::<IpAddr>().ok())
+                .is_some_and(|ip| {
+                    matches!(classify(ip), AddressClass::Private | AddressClass::Shared)
+                })
+        })
+        .filter_map(|h| h.min_rtt_ms)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))))
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tunnel_tests {
+    use super::*;
+
+    fn hop(ttl: u8, addr: &str, rtt: f64) -> RawHop {
+        RawHop {
+            ttl: Some(ttl),
+            addr: Some(addr.into()),
+            replies: 1,
+            probes: 1,
+            min_rtt_ms: Some(rtt),
+        }
+    }
+
+    #[test]
+    fn a_trace_from_inside_a_tunnel_measures_from_the_vantage_node() {
+        // Router in Brazil, vantage node in Germany: 150 ms of tunnel before the first hop.
+        let through_tunnel = [hop(1, "100.64.2.1", 150.0), hop(2, "192.0.2.4", 150.6)];
+        assert_eq!(tunnel_rtt(&through_tunnel), 150.0);
+        let from_the_node = [hop(1, "192.0.2.4", 0.6), hop(2, "198.51.100.9", 20.0)];
+        assert_eq!(tunnel_rtt(&from_the_node), 0.0);
+        assert_eq!(tunnel_rtt(&[]), 0.0);
     }
 }
