@@ -14,7 +14,7 @@ const ADB_PORT: &str = "15036";
 
 /// Tears the lab down and stops the demo's adb server when dropped, so a failed demo leaves
 /// nothing behind.
-struct LabGuard {
+pub(crate) struct LabGuard {
     host: PathBuf,
     adb_home: PathBuf,
 }
@@ -27,6 +27,48 @@ impl Drop for LabGuard {
             .status();
         let _ = Command::new(&self.host).args(["lab", "down"]).status();
     }
+}
+
+/// `cargo xtask bench-campaign [N]`: the campaign overhead — wall time of N measurements of
+/// the demo campaign (default 3) against the sum of their configured timers. One router
+/// pair runs them one after the other, so the overhead is the orchestration's and the
+/// routers' processing per measurement.
+pub fn bench_campaign(n: usize) -> Result<()> {
+    setup::require_root("bench-campaign")?;
+    setup::ensure_packages()?;
+    setup::run(Command::new("cargo").args([
+        "build",
+        "--quiet",
+        "-p",
+        "matador-host",
+        "-p",
+        "matador-router",
+    ]))?;
+    let host = std::fs::canonicalize(setup::host_binary())?;
+    let out = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("bench-campaign");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(out.join("adb-home"))?;
+    let out = std::fs::canonicalize(&out)?;
+    setup::run(Command::new(&host).args(["lab", "up"]))?;
+    let _guard = LabGuard {
+        host: host.clone(),
+        adb_home: out.join("adb-home"),
+    };
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.yaml");
+    setup::run(
+        Command::new(&host)
+            .args(["campaign", "--db"])
+            .arg(out.join("results.sqlite"))
+            .arg("run")
+            .arg(&spec)
+            .args(["--limit", &n.to_string(), "--out"])
+            .arg(out.join("screenshots"))
+            .env("ANDROID_ADB_SERVER_PORT", ADB_PORT)
+            .env("HOME", out.join("adb-home")),
+    )?;
+    println!("goal: < 5 % overhead with router pairs in parallel (one pair here, sequential)");
+    Ok(())
 }
 
 pub fn run() -> Result<()> {

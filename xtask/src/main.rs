@@ -1,5 +1,6 @@
-//! `cargo xtask demo` (the main job) and `cargo xtask test` (the whole test suite). Each
-//! installs what it needs first, idempotently.
+//! `cargo xtask demo` (the main job) and `cargo xtask test` (the whole test suite), plus
+//! `cargo xtask bench-campaign` (campaign overhead). Each installs what it needs first,
+//! idempotently.
 
 mod demo;
 mod fuzz;
@@ -13,9 +14,12 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run(),
         Some("test") => test(),
+        Some("bench-campaign") => {
+            demo::bench_campaign(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(3))
+        }
         Some("setup") => setup::require_root("setup").and_then(|_| setup::ensure_packages()),
         _ => {
-            eprintln!("usage: cargo xtask demo | test | setup");
+            eprintln!("usage: cargo xtask demo | test | setup | bench-campaign [N]");
             std::process::exit(2);
         }
     };
