@@ -5,17 +5,15 @@
 
 mod common;
 
+use common::adb::AdbServer;
 use common::Lab;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-fn host(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_matador-host"))
-        .args(args)
-        .env("ANDROID_ADB_SERVER_PORT", "15038")
-        .env("HOME", dir)
+fn host(args: &[&str], adb: &AdbServer) -> std::process::Output {
+    adb.env(Command::new(env!("CARGO_BIN_EXE_matador-host")).args(args))
         .output()
         .expect("matador-host runs")
 }
@@ -52,38 +50,13 @@ fn truth(status: &Value) -> HashMap<String, (String, String)> {
     map
 }
 
-/// The test's own adb server: stopped before (a failed earlier run may have left one with
-/// stale connections) and after the test, also when it fails.
-struct AdbServerGuard(std::path::PathBuf);
-
-impl AdbServerGuard {
-    fn new(home: &Path) -> AdbServerGuard {
-        let guard = AdbServerGuard(home.to_path_buf());
-        guard.kill();
-        guard
-    }
-
-    fn kill(&self) {
-        let _ = Command::new("adb")
-            .args(["-P", "15038", "kill-server"])
-            .env("HOME", &self.0)
-            .output();
-    }
-}
-
-impl Drop for AdbServerGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[test]
 fn every_hop_is_right_or_flagged_and_the_report_renders() {
     let lab = Lab::up();
     let status = lab.status();
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let _adb = AdbServerGuard::new(dir);
+    let adb = AdbServer::start();
     let db = dir.join("results.sqlite");
     let db_s = db.display().to_string();
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.yaml");
@@ -100,7 +73,7 @@ fn every_hop_is_right_or_flagged_and_the_report_renders() {
             "--out",
             &dir.join("shots").display().to_string(),
         ],
-        dir,
+        &adb,
     );
     assert!(
         out.status.success(),
@@ -112,7 +85,7 @@ fn every_hop_is_right_or_flagged_and_the_report_renders() {
         &[
             "analyze", "--db", &db_s, "--geo-db", &geo, "--format", "json",
         ],
-        dir,
+        &adb,
     );
     assert!(
         out.status.success(),
@@ -174,7 +147,7 @@ fn every_hop_is_right_or_flagged_and_the_report_renders() {
             "--out",
             &html.display().to_string(),
         ],
-        dir,
+        &adb,
     );
     assert!(
         out.status.success(),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::adb::AdbServer;
 use common::Lab;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,14 +42,13 @@ fn spec(dir: &Path) -> PathBuf {
     path
 }
 
-fn campaign(dir: &Path, args: &[&str]) -> Command {
+fn campaign(dir: &Path, adb: &AdbServer, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_matador-host"));
     cmd.arg("campaign")
         .arg("--db")
         .arg(dir.join("results.sqlite"))
-        .args(args)
-        .env("ANDROID_ADB_SERVER_PORT", "15037")
-        .env("HOME", dir);
+        .args(args);
+    adb.env(&mut cmd);
     cmd
 }
 
@@ -94,41 +94,16 @@ impl Drop for Killed {
     }
 }
 
-/// The test's own adb server: stopped before (a failed earlier run may have left one with
-/// stale connections) and after the test, also when it fails.
-struct AdbServerGuard(std::path::PathBuf);
-
-impl AdbServerGuard {
-    fn new(home: &Path) -> AdbServerGuard {
-        let guard = AdbServerGuard(home.to_path_buf());
-        guard.kill();
-        guard
-    }
-
-    fn kill(&self) {
-        let _ = Command::new("adb")
-            .args(["-P", "15037", "kill-server"])
-            .env("HOME", &self.0)
-            .output();
-    }
-}
-
-impl Drop for AdbServerGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 #[test]
 fn a_killed_campaign_resumes_and_does_no_measurement_twice() {
     let _lab = Lab::up();
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let _adb = AdbServerGuard::new(dir);
+    let adb = AdbServer::start();
     let spec = spec(dir);
     let out = dir.join("shots");
     let mut run = Killed(
-        campaign(dir, &["run"])
+        campaign(dir, &adb, &["run"])
             .arg(&spec)
             .arg("--out")
             .arg(&out)
@@ -153,7 +128,7 @@ fn a_killed_campaign_resumes_and_does_no_measurement_twice() {
     let killed = sql(dir, "SELECT id FROM campaign_runs WHERE state = 'running'");
     assert_eq!(killed.len(), 1, "killed in the middle of a measurement");
 
-    let resumed = campaign(dir, &["resume", "--out"])
+    let resumed = campaign(dir, &adb, &["resume", "--out"])
         .arg(&out)
         .output()
         .expect("resume runs");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::adb::{device, join_wifi, shell, wait_for, AdbServer};
+use common::adb::{device, join_wifi, shell, type_and_send, wait_for, AdbServer};
 use common::api::{now, RouterApi};
 use common::Lab;
 use serde_json::{json, Value};
@@ -15,21 +15,6 @@ fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
     list.as_array()
         .and_then(|l| l.iter().find(|x| x[key] == value))
         .unwrap_or_else(|| panic!("no {key}={value} in {list}"))
-}
-
-/// Whether `a` is inside `net` (`a.b.c.d/len`).
-fn in_net(a: std::net::Ipv4Addr, net: &str) -> bool {
-    let (base, len) = net.split_once('/').expect("a prefix");
-    let base: std::net::Ipv4Addr = base.parse().expect("prefix address");
-    let len: u32 = len.parse().expect("prefix length");
-    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-    u32::from(a) & mask == u32::from(base) & mask
-}
-
-fn type_and_send(phone: &mut adb_client::tcp::ADBTcpDevice, text: &str) {
-    shell(phone, "input tap 100 1500");
-    shell(phone, &format!("input text '{text}'"));
-    shell(phone, "input tap 640 1520");
 }
 
 #[test]
@@ -157,10 +142,10 @@ fn a_measurement_finds_the_messenger_backend_and_traces_it_through_the_tunnel() 
         serde_json::from_slice(&api.result("m-global-1.traces")).expect("traces JSON");
     let app = find(&traces["application"], "dst_addr", &backend);
     let network = find(&traces["network"], "dst_addr", &peer);
-    let tunnel_net = vp_gb["tunnel_net"]
+    let tunnel_net: ipnet::Ipv4Net = vp_gb["tunnel_net"]
         .as_str()
-        .expect("tunnel net")
-        .to_string();
+        .and_then(|n| n.parse().ok())
+        .expect("tunnel net");
     for t in [app, network] {
         let hop = |i: usize| {
             t["result"][i]["result"][0]["from"]
@@ -172,7 +157,7 @@ fn a_measurement_finds_the_messenger_backend_and_traces_it_through_the_tunnel() 
             .parse()
             .unwrap_or_else(|_| panic!("first hop answers: {t}"));
         assert!(
-            in_net(first, &tunnel_net),
+            tunnel_net.contains(&first),
             "first hop {first} is the vantage node ({tunnel_net}): {t}"
         );
         assert!(

@@ -9,7 +9,7 @@ mod common;
 use adb_client::server::ADBServer;
 use adb_client::tcp::ADBTcpDevice;
 use adb_client::ADBDeviceExt;
-use common::adb::{device, join_wifi, phone_port, shell, text, wait_for, AdbServer};
+use common::adb::{device, join_wifi, phone_port, shell, text, type_and_send, wait_for, AdbServer};
 use common::Lab;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -110,13 +110,6 @@ fn real_adb_and_adb_client_run_a_shell_command_pull_a_file_and_take_a_png() {
         .pull(&"/sdcard/Pictures/home.png", &mut file)
         .expect("pull through the server");
     assert_eq!(file, png);
-}
-
-fn type_and_send(device: &mut ADBTcpDevice, text: &str) {
-    // The app's text field and send button in the default topology.
-    shell(device, "input tap 100 1500");
-    shell(device, &format!("input text '{}'", text.replace(' ', "%s")));
-    shell(device, "input tap 640 1520");
 }
 
 #[test]

@@ -14,7 +14,7 @@ const ADB_PORT: &str = "15036";
 
 /// Tears the lab down and stops the demo's adb server when dropped, so a failed demo leaves
 /// nothing behind.
-pub(crate) struct LabGuard {
+struct LabGuard {
     host: PathBuf,
     adb_home: PathBuf,
 }
@@ -29,75 +29,89 @@ impl Drop for LabGuard {
     }
 }
 
+/// The lab up for one of the campaign jobs, with its output folder (emptied) and the guard
+/// that tears it all down.
+struct CampaignLab {
+    host: PathBuf,
+    out: PathBuf,
+    _guard: LabGuard,
+}
+
+impl CampaignLab {
+    /// Set-up, build, `target/<folder>/`, and the lab up.
+    fn start(what: &str, folder: &str) -> Result<CampaignLab> {
+        setup::require_root(what)?;
+        setup::ensure_packages()?;
+        // The lab routers run matador-routerd, which lab up finds beside matador-host.
+        setup::run(Command::new("cargo").args([
+            "build",
+            "--quiet",
+            "-p",
+            "matador-host",
+            "-p",
+            "matador-router",
+        ]))?;
+        let host = std::fs::canonicalize(setup::host_binary())?;
+        let out =
+            PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+                .join(folder);
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(out.join("adb-home"))?;
+        let out = std::fs::canonicalize(&out)?;
+        setup::run(Command::new(&host).args(["lab", "up"]))?;
+        let guard = LabGuard {
+            host: host.clone(),
+            adb_home: out.join("adb-home"),
+        };
+        Ok(CampaignLab {
+            host,
+            out,
+            _guard: guard,
+        })
+    }
+
+    /// The results store of the run.
+    fn db(&self) -> PathBuf {
+        self.out.join("results.sqlite")
+    }
+
+    /// `campaign run examples/demo.yaml` with `extra` options, screenshots in the output
+    /// folder, the lab's phones through a private adb server with its own key.
+    fn run_demo_campaign(&self, extra: &[&str]) -> Result<()> {
+        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.yaml");
+        setup::run(
+            Command::new(&self.host)
+                .args(["campaign", "--db"])
+                .arg(self.db())
+                .arg("run")
+                .arg(&spec)
+                .args(extra)
+                .arg("--out")
+                .arg(self.out.join("screenshots"))
+                .env("ANDROID_ADB_SERVER_PORT", ADB_PORT)
+                .env("HOME", self.out.join("adb-home")),
+        )
+    }
+}
+
 /// `cargo xtask bench-campaign [N]`: the campaign overhead — wall time of N measurements of
 /// the demo campaign (default 3) against the sum of their configured timers. One router
 /// pair runs them one after the other, so the overhead is the orchestration's and the
 /// routers' processing per measurement.
 pub fn bench_campaign(n: usize) -> Result<()> {
-    setup::require_root("bench-campaign")?;
-    setup::ensure_packages()?;
-    setup::run(Command::new("cargo").args([
-        "build",
-        "--quiet",
-        "-p",
-        "matador-host",
-        "-p",
-        "matador-router",
-    ]))?;
-    let host = std::fs::canonicalize(setup::host_binary())?;
-    let out = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("bench-campaign");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(out.join("adb-home"))?;
-    let out = std::fs::canonicalize(&out)?;
-    setup::run(Command::new(&host).args(["lab", "up"]))?;
-    let _guard = LabGuard {
-        host: host.clone(),
-        adb_home: out.join("adb-home"),
-    };
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.yaml");
-    setup::run(
-        Command::new(&host)
-            .args(["campaign", "--db"])
-            .arg(out.join("results.sqlite"))
-            .arg("run")
-            .arg(&spec)
-            .args(["--limit", &n.to_string(), "--out"])
-            .arg(out.join("screenshots"))
-            .env("ANDROID_ADB_SERVER_PORT", ADB_PORT)
-            .env("HOME", out.join("adb-home")),
-    )?;
+    let lab = CampaignLab::start("bench-campaign", "bench-campaign")?;
+    lab.run_demo_campaign(&["--limit", &n.to_string()])?;
     println!("goal: < 5 % overhead with router pairs in parallel (one pair here, sequential)");
     Ok(())
 }
 
 pub fn run() -> Result<()> {
-    setup::require_root("demo")?;
-    setup::ensure_packages()?;
-    // The lab routers run matador-routerd, which lab up finds beside matador-host.
-    setup::run(Command::new("cargo").args([
-        "build",
-        "--quiet",
-        "-p",
-        "matador-host",
-        "-p",
-        "matador-router",
-    ]))?;
+    let lab = CampaignLab::start("demo", "demo")?;
     setup::ensure_geo_db()?;
-    let host = std::fs::canonicalize(setup::host_binary())?;
-    let out = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("demo");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(out.join("adb-home"))?;
-    let out = std::fs::canonicalize(&out)?;
-    setup::run(Command::new(&host).args(["lab", "up"]))?;
-    let _guard = LabGuard {
-        host: host.clone(),
-        adb_home: out.join("adb-home"),
-    };
-    setup::run(Command::new(&host).args(["lab", "status"]))?;
+    let host = &lab.host;
+    setup::run(Command::new(host).args(["lab", "status"]))?;
     let status: Value = serde_json::from_slice(
-        &Command::new(&host)
+        &Command::new(host)
             .args(["lab", "status", "--json"])
             .output()?
             .stdout,
@@ -108,32 +122,20 @@ pub fn run() -> Result<()> {
         .context("the lab's geolocation database")?
         .to_string();
 
-    let db = out.join("results.sqlite");
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.yaml");
-    setup::run(
-        Command::new(&host)
-            .args(["campaign", "--db"])
-            .arg(&db)
-            .arg("run")
-            .arg(&spec)
-            .arg("--out")
-            .arg(out.join("screenshots"))
-            // The lab's phones through a private adb server with its own key.
-            .env("ANDROID_ADB_SERVER_PORT", ADB_PORT)
-            .env("HOME", out.join("adb-home")),
-    )?;
+    lab.run_demo_campaign(&[])?;
     println!();
+    let db = lab.db();
     // The lab's own database knows its documentation-range addresses (the default one,
     // for the real Internet, would call them all unknown).
     setup::run(
-        Command::new(&host)
+        Command::new(host)
             .args(["analyze", "--db"])
             .arg(&db)
             .args(["--geo-db", &lab_geo]),
     )?;
-    let report = out.join("report.html");
+    let report = lab.out.join("report.html");
     setup::run(
-        Command::new(&host)
+        Command::new(host)
             .args(["analyze", "--db"])
             .arg(&db)
             .args(["--geo-db", &lab_geo, "--format", "html", "--out"])
@@ -142,7 +144,7 @@ pub fn run() -> Result<()> {
     println!(
         "\nreport: {}\nscreenshots: {}",
         report.display(),
-        out.join("screenshots").display()
+        lab.out.join("screenshots").display()
     );
     Ok(())
 }

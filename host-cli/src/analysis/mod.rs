@@ -14,7 +14,7 @@ pub mod schema;
 pub mod tables;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use crate::geo::areas::{Areas, AreasError};
 use crate::geo::{GeoError, GeoStack};

@@ -62,26 +62,37 @@ pub fn trace(hops: &[&str], rtt_step_ms: f64) -> AtlasTrace {
             hop: (i + 1) as u8,
             result: vec![match addr(t) {
                 None => AtlasReply::Timeout { x: "*".into() },
-                Some(from) => AtlasReply::Reply(AtlasPacket {
-                    from,
-                    rtt: rtt_step_ms * (i + 1) as f64,
-                    size: 52,
-                    ttl: 60,
-                    err: None,
-                    ittl: None,
-                    flags: None,
-                    icmpext: None,
-                    inferred: None,
-                }),
+                Some(from) => reply(from, rtt_step_ms * (i + 1) as f64),
             }],
         })
         .collect();
+    let reached = hops.last().is_some_and(|t| *t != "*");
+    atlas_trace(&dst, "10.77.1.2", reached, result)
+}
+
+/// One answer from `from` after `rtt` ms.
+pub fn reply(from: String, rtt: f64) -> AtlasReply {
+    AtlasReply::Reply(AtlasPacket {
+        from,
+        rtt,
+        size: 52,
+        ttl: 60,
+        err: None,
+        ittl: None,
+        flags: None,
+        icmpext: None,
+        inferred: None,
+    })
+}
+
+/// A TCP trace to port 443 of `dst` from `src` with these hops.
+pub fn atlas_trace(dst: &str, src: &str, reached: bool, result: Vec<AtlasHop>) -> AtlasTrace {
     AtlasTrace {
         fw: 5080,
         af: 4,
-        dst_addr: dst.clone(),
-        dst_name: dst,
-        src_addr: "10.77.1.2".into(),
+        dst_addr: dst.to_string(),
+        dst_name: dst.to_string(),
+        src_addr: src.into(),
         proto: "TCP".into(),
         paris_id: 0,
         size: 52,
@@ -91,7 +102,7 @@ pub fn trace(hops: &[&str], rtt_step_ms: f64) -> AtlasTrace {
         msm_id: 0,
         prb_id: 0,
         dst_port: Some(443),
-        destination_reached: hops.last().is_some_and(|t| *t != "*"),
+        destination_reached: reached,
         result,
     }
 }

@@ -8,7 +8,9 @@
 use super::record::{self, SideResults};
 use super::state::State;
 use crate::analysis::schema::{Measurement, VantageNode as RecordNode};
-use crate::phone::{AdbTarget, Conversation, Phone, PhonePlan, Prepared, Timing, WifiPlan};
+use crate::phone::{
+    AdbTarget, Clock, Conversation, Phone, PhonePlan, Prepared, SystemClock, Timing, WifiPlan,
+};
 use crate::spec::{AppSpec, PlannedMeasurement, RouterConnection, RunKind, VantageNode};
 use anyhow::{anyhow, Context, Result};
 use matador_api::client::RouterClient;
@@ -147,7 +149,7 @@ async fn measure<'s>(
             .await
             .with_context(|| format!("router {}: starting the capture", side.router.name))?;
     }
-    let started = unix_now();
+    let started = SystemClock.now();
     let mut launched = Vec::new();
     for (side, p) in prepared.iter() {
         launched.push(
@@ -281,13 +283,6 @@ fn record_node(n: &Located) -> RecordNode {
         lat: Some(n.node.lat),
         lon: Some(n.node.lon),
     }
-}
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// The screenshot folder of a measurement.

@@ -50,7 +50,7 @@ pub fn traces(result: &Value, key: &str) -> Vec<AtlasTrace> {
         .collect()
 }
 
-fn app_paths(side: Side, results: &SideResults) -> Vec<AppTrace> {
+fn side_paths(side: Side, results: &SideResults) -> Vec<AppTrace> {
     let Some(flows) = &results.flows else {
         return Vec::new();
     };
@@ -91,8 +91,8 @@ pub fn build(
         .traces
         .as_ref()
         .and_then(|t| traces(t, "network").into_iter().next());
-    let mut app_paths = app_paths(Side::A, results.0);
-    app_paths.extend(app_paths_of_b(results.1));
+    let mut app_paths = side_paths(Side::A, results.0);
+    app_paths.extend(side_paths(Side::B, results.1));
     let whole = results.0.flows.is_some()
         && results.1.flows.is_some()
         && network_path.is_some()
@@ -113,10 +113,6 @@ pub fn build(
         network_path,
         app_paths,
     }
-}
-
-fn app_paths_of_b(results: &SideResults) -> Vec<AppTrace> {
-    app_paths(Side::B, results)
 }
 
 #[cfg(test)]

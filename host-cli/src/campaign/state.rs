@@ -3,6 +3,7 @@
 //! the routers. Written after every step, so a campaign killed at any point resumes where it
 //! was without doing a finished measurement again.
 
+use crate::phone::{Clock, SystemClock};
 use crate::spec::PlannedMeasurement;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -70,7 +71,7 @@ impl State {
         tx.execute(
             "INSERT INTO campaigns (name, spec, created) VALUES (?1, ?2, ?3)
              ON CONFLICT(name) DO UPDATE SET spec = excluded.spec",
-            params![campaign, spec.display().to_string(), now()],
+            params![campaign, spec.display().to_string(), SystemClock.now()],
         )?;
         for p in plan {
             let json = serde_json::to_string(p)
@@ -140,7 +141,7 @@ impl State {
     pub fn start(&mut self, id: &str, screenshots: &Path) -> rusqlite::Result<()> {
         self.db.execute(
             "UPDATE campaign_runs SET state = 'running', attempts = attempts + 1, started = ?2, screenshots = ?3 WHERE id = ?1",
-            params![id, now(), screenshots.display().to_string()],
+            params![id, SystemClock.now(), screenshots.display().to_string()],
         )?;
         Ok(())
     }
@@ -149,7 +150,7 @@ impl State {
     pub fn done(&mut self, id: &str) -> rusqlite::Result<()> {
         self.db.execute(
             "UPDATE campaign_runs SET state = 'done', error = NULL, ended = ?2 WHERE id = ?1",
-            params![id, now()],
+            params![id, SystemClock.now()],
         )?;
         Ok(())
     }
@@ -159,7 +160,7 @@ impl State {
         self.db.execute(
             "UPDATE campaign_runs SET state = CASE WHEN attempts >= ?3 THEN 'failed' ELSE 'planned' END,
              error = ?2, ended = ?4 WHERE id = ?1",
-            params![id, error, max_attempts, now()],
+            params![id, error, max_attempts, SystemClock.now()],
         )?;
         Ok(())
     }
@@ -190,13 +191,6 @@ impl State {
             .collect();
         rows
     }
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::analysis::regions::Regions;
 use crate::analysis::schema::{
     AppTrace, Endpoint, Measurement, Side, Status, VantageNode, RECORD_VERSION,
 };
+use crate::analysis::test_support::{atlas_trace, reply};
 use crate::geo::areas::Areas;
 use crate::geo::mmdb::MmdbSource;
 use crate::geo::plausible::Check;
@@ -14,8 +15,7 @@ use crate::geo::{CountrySource, GeoStack};
 use matador_lab::control::geo_database;
 use matador_lab::plan::Plan;
 use matador_lab::topology::{parse, DEFAULT_TOPOLOGY};
-use matador_probe::trace::output::AtlasPacket;
-use matador_probe::trace::{AtlasHop, AtlasReply, AtlasTrace};
+use matador_probe::trace::{AtlasHop, AtlasTrace};
 use std::net::IpAddr;
 
 fn plan() -> Plan {
@@ -60,38 +60,11 @@ fn lab_trace(plan: &Plan, from: usize, dst: IpAddr) -> AtlasTrace {
         };
         result.push(AtlasHop {
             hop: (i + 1) as u8,
-            result: vec![AtlasReply::Reply(AtlasPacket {
-                from: from_addr.to_string(),
-                rtt: 2.0 * one_way + 0.2,
-                size: 52,
-                ttl: 60,
-                err: None,
-                ittl: None,
-                flags: None,
-                icmpext: None,
-                inferred: None,
-            })],
+            result: vec![reply(from_addr.to_string(), 2.0 * one_way + 0.2)],
         });
         prev = node;
     }
-    AtlasTrace {
-        fw: 5080,
-        af: 4,
-        dst_addr: dst.to_string(),
-        dst_name: dst.to_string(),
-        src_addr: "10.0.0.2".into(),
-        proto: "TCP".into(),
-        paris_id: 0,
-        size: 52,
-        timestamp: 0,
-        endtime: 1,
-        kind: "traceroute".into(),
-        msm_id: 0,
-        prb_id: 0,
-        dst_port: Some(443),
-        destination_reached: true,
-        result,
-    }
+    atlas_trace(&dst.to_string(), "10.0.0.2", true, result)
 }
 
 fn vantage(plan: &Plan, name: &str) -> VantageNode {

@@ -38,6 +38,12 @@ impl AdbServer {
             .expect("the adb client runs (apt install adb)")
     }
 
+    /// Points a command (a `matador-host` that starts adb itself) at this server.
+    pub fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("HOME", self.home.path())
+            .env("ANDROID_ADB_SERVER_PORT", self.port.to_string())
+    }
+
     pub fn key(&self) -> PathBuf {
         self.home.path().join(".android/adbkey")
     }
@@ -61,6 +67,13 @@ impl Drop for AdbServer {
     fn drop(&mut self) {
         let _ = self.adb(&["kill-server"]);
     }
+}
+
+/// Types `text` into the messenger's field and taps send (the default topology's layout).
+pub fn type_and_send(device: &mut ADBTcpDevice, text: &str) {
+    shell(device, "input tap 100 1500");
+    shell(device, &format!("input text '{}'", text.replace(' ', "%s")));
+    shell(device, "input tap 640 1520");
 }
 
 pub fn text(b: &[u8]) -> String {
