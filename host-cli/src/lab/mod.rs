@@ -55,6 +55,17 @@ enum LabCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Cut a phone off, as a crash or a pulled cable does: its processes end at once and its
+    /// ADB endpoint refuses connections until `lab plug`.
+    Unplug {
+        /// Phone name (as in the topology).
+        phone: String,
+    },
+    /// Start an unplugged phone again (a fresh boot: Wi-Fi off, no app running).
+    Plug {
+        /// Phone name (as in the topology).
+        phone: String,
+    },
     /// Check a topology file without building anything.
     Check {
         /// Topology YAML.
@@ -94,6 +105,18 @@ fn routerd_beside(exe: &std::path::Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// How the lab starts its daemon and phones: this very binary.
+fn daemon_command() -> Result<DaemonCommand> {
+    let exe = std::env::current_exe().context("locating matador-host for the lab daemon")?;
+    // -v: the daemon logs service events (logins, messages) at info level.
+    Ok(DaemonCommand {
+        program: exe.clone(),
+        args: vec!["-v".into(), "lab".into(), "daemon".into()],
+        phone_args: vec!["-v".into(), "lab".into(), "phone".into()],
+        routerd: routerd_beside(&exe)?,
+    })
+}
+
 fn load_plan(path: Option<&PathBuf>) -> Result<Plan> {
     let topo = match path {
         Some(p) => topology::load_file(p)?,
@@ -108,15 +131,7 @@ pub fn run(args: LabArgs) -> Result<i32> {
     match args.command {
         LabCommand::Up { topology, json } => {
             let plan = load_plan(topology.as_ref())?;
-            let exe =
-                std::env::current_exe().context("locating matador-host for the lab daemon")?;
-            // -v: the daemon logs service events (logins, messages) at info level.
-            let daemon = DaemonCommand {
-                program: exe.clone(),
-                args: vec!["-v".into(), "lab".into(), "daemon".into()],
-                phone_args: vec!["-v".into(), "lab".into(), "phone".into()],
-                routerd: routerd_beside(&exe)?,
-            };
+            let daemon = daemon_command()?;
             let report = control::up(&plan, &daemon, &dir).context("lab up")?;
             if json {
                 println!(
@@ -180,6 +195,20 @@ pub fn run(args: LabArgs) -> Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&peer)?);
             } else {
                 print!("{}", peer.wg_quick);
+            }
+            Ok(0)
+        }
+        LabCommand::Unplug { phone } => {
+            let killed = control::unplug(&dir, &phone)?;
+            println!("phone {phone} unplugged ({killed} processes ended)");
+            Ok(0)
+        }
+        LabCommand::Plug { phone } => {
+            let daemon = daemon_command()?;
+            if control::plug(&daemon, &dir, &phone)? {
+                println!("phone {phone} plugged in: its ADB endpoint listens again");
+            } else {
+                println!("phone {phone} is already plugged in");
             }
             Ok(0)
         }

@@ -86,6 +86,17 @@ fn stop(pids: &[i32]) -> usize {
     live.len()
 }
 
+/// SIGKILL at once, as a crash or a pulled cable would end them; waits until they are gone.
+pub(super) fn kill_now(pids: &[i32]) -> usize {
+    let live: Vec<i32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+    for &p in &live {
+        // SAFETY: kill with a valid signal.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+    wait_gone(&live, Duration::from_secs(10));
+    live.len()
+}
+
 /// Waits until none of `pids` is alive, or `timeout` has passed.
 fn wait_gone(pids: &[i32], timeout: Duration) {
     let deadline = Instant::now() + timeout;

@@ -13,7 +13,7 @@ mod vantage;
 pub use configure::{ip_batch, route_command, silent_ruleset};
 pub use down::{teardown, DownReport};
 pub use lab_router::{hostapd_conf_path, read_hostapd_credentials, router_dir};
-pub use phones::{phone_dir, PHONE_READY_FILE};
+pub use phones::{phone_dir, plug, unplug, PHONE_READY_FILE};
 pub use state::{
     alive, lab_dir, LabLock, LabState, PeerRecord, ProcessRecord, VantageRecord, DEFAULT_LAB_DIR,
 };
