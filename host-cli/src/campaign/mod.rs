@@ -2,23 +2,17 @@
 //! repetitions) through the routers and phones of the inventory, keeps every step's state in
 //! SQLite, and resumes an interrupted campaign without redoing finished measurements.
 
+mod export;
 mod one;
 mod record;
+mod runner;
 mod state;
 
-use crate::analysis::regions::Regions;
-use crate::phone::{AdbServerAddr, Phone};
-use crate::spec::{self, LoadedCampaign, PeerSource, VantageNode};
-use crate::store::Store;
+use crate::phone::AdbServerAddr;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use matador_api::client::RouterClient;
 use state::State;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// Arguments of `matador-host campaign`.
@@ -50,13 +44,16 @@ enum CampaignCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Writes a campaign's measurements as CSV (one row per measurement).
+    /// Writes a campaign's measurements, one row each (columns: docs/campaigns.md).
     Export {
         /// The campaign (default: the newest).
         name: Option<String>,
-        /// Output format (csv).
-        #[arg(long, default_value = "csv")]
-        format: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = export::Format::Csv)]
+        format: export::Format,
+        /// Write to this file (default: standard output; Parquet never goes to a terminal).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -85,12 +82,38 @@ struct RunOptions {
     /// Longest wait for a router to process a measurement, seconds.
     #[arg(long, default_value_t = 300)]
     processing_limit_s: u64,
+    /// Longest wait for a phone that dropped off ADB (crash, reboot, cable) to come back
+    /// before its attempt fails, seconds.
+    #[arg(long, default_value_t = 60)]
+    phone_wait_s: u64,
+}
+
+impl RunOptions {
+    fn resolve(&self) -> runner::RunOptions {
+        let adb = match self.adb {
+            Some(addr) => AdbServerAddr {
+                addr,
+                adb_bin: self.adb_bin.clone(),
+            },
+            None => AdbServerAddr {
+                adb_bin: self.adb_bin.clone(),
+                ..AdbServerAddr::local_default()
+            },
+        };
+        runner::RunOptions {
+            out: self.out.clone(),
+            adb,
+            limit: self.limit,
+            processing_limit: Duration::from_secs(self.processing_limit_s),
+            phone_wait: Duration::from_secs(self.phone_wait_s),
+        }
+    }
 }
 
 /// Runs `campaign`.
 pub fn run(args: CampaignArgs) -> Result<i32> {
     match args.command {
-        CampaignCommand::Run(r) => execute(&args.db, &r.spec, &r.run),
+        CampaignCommand::Run(r) => runner::execute(&args.db, &r.spec, &r.run.resolve()),
         CampaignCommand::Resume { name, run } => {
             let state = State::open(&args.db).context("opening the run state")?;
             let name = newest(&state, name)?;
@@ -98,7 +121,7 @@ pub fn run(args: CampaignArgs) -> Result<i32> {
                 .spec_of(&name)?
                 .ok_or_else(|| anyhow!("no campaign {name:?} in {}", args.db.display()))?;
             drop(state);
-            execute(&args.db, Path::new(&spec), &run)
+            runner::execute(&args.db, Path::new(&spec), &run.resolve())
         }
         CampaignCommand::Status { name, json } => {
             let state = State::open(&args.db)?;
@@ -115,7 +138,8 @@ pub fn run(args: CampaignArgs) -> Result<i32> {
                             .into_iter()
                             .map(|(side, kind, size)| serde_json::json!({"side": side, "kind": kind, "bytes": size}))
                             .collect();
-                        serde_json::json!({"id": r.id, "state": r.state, "attempts": r.attempts, "error": r.error, "results": results})
+                        let tries = state.attempts_of(&r.id).unwrap_or_default();
+                        serde_json::json!({"id": r.id, "state": r.state, "attempts": r.attempts, "error": r.error, "attempt_log": tries, "results": results})
                     })
                     .collect();
                 println!(
@@ -138,29 +162,29 @@ pub fn run(args: CampaignArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        CampaignCommand::Export { name, format } => {
-            if format != "csv" {
-                bail!("--format {format}: only csv is written (parquet is not built yet)");
-            }
+        CampaignCommand::Export { name, format, out } => {
             let state = State::open(&args.db)?;
             let name = newest(&state, name)?;
-            println!("id,state,attempts,error");
-            for r in state.runs(&name)? {
-                let error = r.error.unwrap_or_default().replace('"', "\"\"");
-                println!("{},{},{},\"{error}\"", r.id, r.state, r.attempts);
+            drop(state);
+            let db = rusqlite::Connection::open(&args.db)
+                .with_context(|| format!("opening {}", args.db.display()))?;
+            let rows = export::rows(&db, &name).context("reading the campaign's runs")?;
+            match out {
+                Some(path) => {
+                    let mut file = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    export::write(format, &rows, &mut file)?;
+                }
+                None => {
+                    use std::io::IsTerminal;
+                    if format == export::Format::Parquet && std::io::stdout().is_terminal() {
+                        bail!("Parquet is binary: give --out FILE or redirect standard output");
+                    }
+                    export::write(format, &rows, &mut std::io::stdout().lock())?;
+                }
             }
             Ok(0)
         }
-    }
-}
-
-/// A line above the progress bar, or on standard error when there is no bar (not a
-/// terminal: indicatif then drops `println`).
-fn say(bar: &ProgressBar, line: String) {
-    if bar.is_hidden() {
-        eprintln!("{line}");
-    } else {
-        bar.println(line);
     }
 }
 
@@ -173,202 +197,4 @@ fn newest(state: &State, name: Option<String>) -> Result<String> {
             .next()
             .ok_or_else(|| anyhow!("no campaign in the store yet")),
     }
-}
-
-/// `lab status --json` of the running lab, when the inventory asks for the lab.
-fn lab_status() -> Option<String> {
-    let exe = std::env::current_exe().ok()?;
-    let out = Command::new(exe)
-        .args(["lab", "status", "--json"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// A `wg-quick` config for a router to reach a vantage node: the inventory's, or one the lab
-/// issues (once per router and node, remembered for the run).
-fn peer_config(
-    cache: &RefCell<HashMap<(String, String), String>>,
-    router: &str,
-    node: &VantageNode,
-) -> Result<String> {
-    let key = (router.to_string(), node.name.clone());
-    if let Some(t) = cache.borrow().get(&key) {
-        return Ok(t.clone());
-    }
-    let text = match &node.peer {
-        PeerSource::Lab => {
-            let exe = std::env::current_exe()?;
-            let out = Command::new(exe)
-                .args(["lab", "add-peer", &node.name])
-                .output()?;
-            if !out.status.success() {
-                bail!(
-                    "lab add-peer {}: {}",
-                    node.name,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-            }
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-        other => other
-            .wg_quick()
-            .map_err(|e| anyhow!("{e}"))?
-            .unwrap_or_default(),
-    };
-    cache.borrow_mut().insert(key, text.clone());
-    Ok(text)
-}
-
-fn execute(db: &Path, spec_path: &Path, opts: &RunOptions) -> Result<i32> {
-    let regions = Regions::builtin().context("M49 regions")?;
-    let region_of = |c: &str| regions.region(c).map(str::to_string);
-    let LoadedCampaign {
-        campaign,
-        inventory,
-        apps,
-    } = spec::load_campaign(spec_path, None, &region_of).map_err(|e| anyhow!("{e}"))?;
-    let plan = spec::expand(&campaign, &inventory, &apps);
-    let spec_abs = std::fs::canonicalize(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
-    let mut state = State::open(db).with_context(|| format!("opening {}", db.display()))?;
-    state.register(&campaign.name, &spec_abs, &plan)?;
-    let mut records = Store::open(db).map_err(|e| anyhow!("{e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let lab = lab_status();
-    let server = match opts.adb {
-        Some(addr) => AdbServerAddr {
-            addr,
-            adb_bin: opts.adb_bin.clone(),
-        },
-        None => AdbServerAddr {
-            adb_bin: opts.adb_bin.clone(),
-            ..AdbServerAddr::local_default()
-        },
-    };
-    let (ra, rb) = inventory
-        .router_pairs
-        .first()
-        .cloned()
-        .ok_or_else(|| anyhow!("the inventory has no router pair"))?;
-    let side = |name: &str| -> Result<one::Side> {
-        let entry = inventory
-            .router(name)
-            .ok_or_else(|| anyhow!("no router {name}"))?;
-        let router = entry
-            .connection(lab.as_deref())
-            .map_err(|e| anyhow!("{e}"))?;
-        let token = std::fs::read_to_string(&router.token_file)
-            .with_context(|| format!("token of {name}: {}", router.token_file.display()))?;
-        let fingerprint = router.fingerprint.resolve().map_err(|e| anyhow!("{e}"))?;
-        let client = RouterClient::new(&router.api, token, fingerprint)?;
-        let phone = inventory
-            .phone_of(name)
-            .ok_or_else(|| anyhow!("router {name} has no phone"))?;
-        Ok(one::Side {
-            client,
-            phone: Phone::new(one::adb_target(&server, &phone.serial, phone.connect)),
-            model: phone.model.clone(),
-            root: phone.root,
-            router,
-        })
-    };
-    let (a, b) = (side(&ra)?, side(&rb)?);
-    let peers = RefCell::new(HashMap::new());
-    let max_attempts = i64::from(campaign.retries) + 1;
-    let todo: Vec<_> = {
-        let runs: HashMap<String, state::Run> = state
-            .runs(&campaign.name)?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
-        plan.iter()
-            .filter(|p| {
-                runs.get(&p.id)
-                    .is_some_and(|r| r.state != "done" && r.state != "failed")
-            })
-            .cloned()
-            .collect()
-    };
-    let bar = ProgressBar::new(todo.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(campaign.name.clone());
-    let limit = opts.limit.unwrap_or(usize::MAX);
-    let wall = std::time::Instant::now();
-    let mut configured_s = 0.0;
-    for p in todo.into_iter().take(limit) {
-        let Some(app) = apps.iter().find(|x| x.name == p.app) else {
-            state.failed(&p.id, "app spec missing", 0)?;
-            continue;
-        };
-        loop {
-            let attempt = state
-                .runs(&campaign.name)?
-                .into_iter()
-                .find(|r| r.id == p.id)
-                .map_or(0, |r| r.attempts)
-                + 1;
-            let dir = one::screenshot_dir(&opts.out, &p, attempt);
-            bar.set_message(format!("{} (attempt {attempt})", p.id));
-            state.start(&p.id, &dir)?;
-            configured_s += app.messaging_s() + 2.0 * app.timers.capture_margin_s;
-            let nodes = |n: &str| inventory.vantage_node(n).cloned();
-            let peer = |r: &str, n: &VantageNode| peer_config(&peers, r, n);
-            let ctx = one::Ctx {
-                campaign: &campaign.name,
-                sides: (&a, &b),
-                nodes: &nodes,
-                peer: &peer,
-                dir,
-                processing_limit: Duration::from_secs(opts.processing_limit_s),
-            };
-            match runtime.block_on(one::run(&ctx, &mut state, app, &p, attempt)) {
-                Ok(record) => {
-                    let row = record.to_row()?;
-                    records.upsert(&[row]).map_err(|e| anyhow!("{e}"))?;
-                    state.done(&p.id)?;
-                    say(&bar, format!("done    {} ({:?})", p.id, record.status));
-                    break;
-                }
-                Err(e) => {
-                    let text = format!("{e:#}");
-                    state.failed(&p.id, &text, max_attempts)?;
-                    say(&bar, format!("failed  {} attempt {attempt}: {text}", p.id));
-                    if attempt >= max_attempts {
-                        break;
-                    }
-                }
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let wall_s = wall.elapsed().as_secs_f64();
-    if configured_s > 0.0 {
-        // What the orchestration costs beyond the apps' own timers (the issue's < 5 % goal
-        // assumes router pairs in parallel).
-        println!(
-            "overhead: {wall_s:.1} s wall for {configured_s:.1} s of configured timers ({:.2}x, {:.0} % overhead)",
-            wall_s / configured_s,
-            (wall_s / configured_s - 1.0) * 100.0
-        );
-    }
-    let counts = state.counts(&campaign.name)?;
-    println!(
-        "campaign {}: {} done, {} failed, {} left",
-        campaign.name,
-        counts.done,
-        counts.failed,
-        counts.planned + counts.running
-    );
-    Ok(if counts.failed > 0 { 2 } else { 0 })
 }

@@ -6,6 +6,7 @@
 //! cleaned either way.
 
 use super::record::{self, SideResults};
+use super::runner::lock;
 use super::state::State;
 use crate::analysis::schema::{Measurement, VantageNode as RecordNode};
 use crate::phone::{
@@ -16,6 +17,7 @@ use anyhow::{anyhow, Context, Result};
 use matador_api::client::RouterClient;
 use matador_api::{StartMeasurement, StopMeasurement, Windows};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// One side of a router pair: its router, its phone, and how to reach them.
@@ -46,12 +48,14 @@ pub struct Ctx<'a> {
     pub dir: PathBuf,
     /// Longest wait for a router to finish processing.
     pub processing_limit: Duration,
+    /// Longest wait for a phone that dropped off ADB to come back.
+    pub phone_wait: Duration,
 }
 
 /// Runs one attempt; returns the record for the analysis.
 pub async fn run(
     ctx: &Ctx<'_>,
-    state: &mut State,
+    state: &Mutex<State>,
     app: &AppSpec,
     plan: &PlannedMeasurement,
     attempt: i64,
@@ -61,6 +65,7 @@ pub async fn run(
     let (node_a, node_b) = (node(&plan.node_a)?, node(&plan.node_b)?);
     let (a, b) = ctx.sides;
     for side in [a, b] {
+        wait_phone(side, ctx.phone_wait).await?;
         abandon_leftover(side, ctx.processing_limit).await?;
     }
     let mut public = Vec::new();
@@ -107,7 +112,7 @@ pub async fn run(
 
 async fn measure<'s>(
     ctx: &Ctx<'s>,
-    state: &mut State,
+    state: &Mutex<State>,
     app: &AppSpec,
     plan: &PlannedMeasurement,
     attempt: i64,
@@ -165,13 +170,22 @@ async fn measure<'s>(
             a.phone
                 .run_messages(&c, ctx.dir.clone())
                 .await
-                .context("sending the messages from phone A")?
+                .with_context(|| {
+                    format!("sending the messages from the phone of {}", a.router.name)
+                })?
                 .sends
         }
         None if plan.kind == RunKind::Baseline => Vec::new(),
         None => anyhow::bail!("app {} has no UI script for model {}", app.name, a.model),
     };
     tokio::time::sleep(Duration::from_secs_f64(app.timers.after_last_s.max(0.0))).await;
+    // A phone that crashed, rebooted or dropped off during the conversation has not run the
+    // app throughout: its capture does not measure the app, so the attempt is void.
+    for (side, p) in prepared.iter() {
+        side.phone.still_in_front(p).await.with_context(|| {
+            format!("the phone of {} during the conversation", side.router.name)
+        })?;
+    }
     let mut results = Vec::new();
     for (i, side) in [a, b].into_iter().enumerate() {
         let stop = StopMeasurement {
@@ -197,7 +211,7 @@ async fn measure<'s>(
                 .await
                 .with_context(|| format!("router {}: fetching {id}", side.router.name))?;
             let kind = id.rsplit('.').next().unwrap_or("result");
-            state.save_result(&plan.id, label, kind, &r.sha256, &r.bytes)?;
+            lock(state)?.save_result(&plan.id, label, kind, &r.sha256, &r.bytes)?;
             match kind {
                 "flows" => got.flows = serde_json::from_slice(&r.bytes).ok(),
                 "traces" => got.traces = serde_json::from_slice(&r.bytes).ok(),
@@ -222,6 +236,34 @@ async fn measure<'s>(
         (record_node(node_a), record_node(node_b)),
         (&ra, &rb),
     ))
+}
+
+/// Waits until a side's phone answers over ADB: a phone that dropped off (crash, reboot,
+/// cable) gets `limit` to come back before the attempt fails.
+async fn wait_phone(side: &Side, limit: Duration) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut warned = false;
+    loop {
+        match side.phone.shell("getprop ro.product.model").await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(anyhow!(e)).with_context(|| {
+                    format!(
+                        "the phone of {} did not answer for {} s",
+                        side.router.name,
+                        limit.as_secs()
+                    )
+                })
+            }
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(router = %side.router.name, error = %e, "waiting for the phone to come back");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// A measurement a killed host left on the router (still capturing, or being processed)

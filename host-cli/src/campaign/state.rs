@@ -23,6 +23,20 @@ pub struct Run {
     pub error: Option<String>,
 }
 
+/// One attempt at a measurement.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Attempt {
+    /// Its number, from 1.
+    #[serde(rename = "attempt")]
+    pub number: i64,
+    /// The router pair that ran it (`A+B`).
+    pub pair: String,
+    /// `running`, `done`, `failed` or `interrupted`.
+    pub outcome: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
 /// How many measurements are in each state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
@@ -55,7 +69,11 @@ impl State {
                  screenshots TEXT, started REAL, ended REAL);
              CREATE TABLE IF NOT EXISTS campaign_results (
                  run_id TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
-                 bytes BLOB NOT NULL, PRIMARY KEY (run_id, side, kind));",
+                 bytes BLOB NOT NULL, PRIMARY KEY (run_id, side, kind));
+             CREATE TABLE IF NOT EXISTS campaign_attempts (
+                 run_id TEXT NOT NULL, attempt INTEGER NOT NULL, pair TEXT NOT NULL,
+                 started REAL NOT NULL, ended REAL, outcome TEXT NOT NULL, error TEXT,
+                 PRIMARY KEY (run_id, attempt));",
         )?;
         Ok(State { db })
     }
@@ -137,32 +155,75 @@ impl State {
         Ok(c)
     }
 
-    /// A measurement starts an attempt.
-    pub fn start(&mut self, id: &str, screenshots: &Path) -> rusqlite::Result<()> {
-        self.db.execute(
+    /// A measurement starts an attempt on router pair `pair` (`A+B`); returns its number.
+    /// Each attempt is also kept in `campaign_attempts`, so a retried measurement shows
+    /// why its earlier attempts failed and where they ran.
+    pub fn start(&mut self, id: &str, screenshots: &Path, pair: &str) -> rusqlite::Result<i64> {
+        let now = SystemClock.now();
+        let tx = self.db.transaction()?;
+        tx.execute(
             "UPDATE campaign_runs SET state = 'running', attempts = attempts + 1, started = ?2, screenshots = ?3 WHERE id = ?1",
-            params![id, SystemClock.now(), screenshots.display().to_string()],
+            params![id, now, screenshots.display().to_string()],
         )?;
-        Ok(())
+        let attempt: i64 = tx.query_row(
+            "SELECT attempts FROM campaign_runs WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        // A host killed mid-attempt left that attempt `running`: it was interrupted.
+        tx.execute(
+            "UPDATE campaign_attempts SET outcome = 'interrupted' WHERE run_id = ?1 AND outcome = 'running'",
+            [id],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO campaign_attempts (run_id, attempt, pair, started, outcome) VALUES (?1, ?2, ?3, ?4, 'running')",
+            params![id, attempt, pair, now],
+        )?;
+        tx.commit()?;
+        Ok(attempt)
     }
 
     /// A measurement is done.
     pub fn done(&mut self, id: &str) -> rusqlite::Result<()> {
-        self.db.execute(
+        let now = SystemClock.now();
+        let tx = self.db.transaction()?;
+        tx.execute(
             "UPDATE campaign_runs SET state = 'done', error = NULL, ended = ?2 WHERE id = ?1",
-            params![id, SystemClock.now()],
+            params![id, now],
         )?;
-        Ok(())
+        end_attempt(&tx, id, "done", None, now)?;
+        tx.commit()
     }
 
     /// An attempt failed: planned again while attempts remain, else failed for good.
     pub fn failed(&mut self, id: &str, error: &str, max_attempts: i64) -> rusqlite::Result<()> {
-        self.db.execute(
+        let now = SystemClock.now();
+        let tx = self.db.transaction()?;
+        tx.execute(
             "UPDATE campaign_runs SET state = CASE WHEN attempts >= ?3 THEN 'failed' ELSE 'planned' END,
              error = ?2, ended = ?4 WHERE id = ?1",
-            params![id, error, max_attempts, SystemClock.now()],
+            params![id, error, max_attempts, now],
         )?;
-        Ok(())
+        end_attempt(&tx, id, "failed", Some(error), now)?;
+        tx.commit()
+    }
+
+    /// Every attempt of a measurement, first first.
+    pub fn attempts_of(&self, id: &str) -> rusqlite::Result<Vec<Attempt>> {
+        let mut q = self.db.prepare(
+            "SELECT attempt, pair, outcome, error FROM campaign_attempts WHERE run_id = ?1 ORDER BY attempt",
+        )?;
+        let rows = q
+            .query_map([id], |r| {
+                Ok(Attempt {
+                    number: r.get(0)?,
+                    pair: r.get(1)?,
+                    outcome: r.get(2)?,
+                    error: r.get(3)?,
+                })
+            })?
+            .collect();
+        rows
     }
 
     /// Keeps one raw result a router returned.
@@ -193,6 +254,21 @@ impl State {
     }
 }
 
+/// Closes a measurement's running attempt with its outcome.
+fn end_attempt(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    outcome: &str,
+    error: Option<&str>,
+    now: f64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE campaign_attempts SET outcome = ?2, error = ?3, ended = ?4 WHERE run_id = ?1 AND outcome = 'running'",
+        params![id, outcome, error, now],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,11 +295,11 @@ mod tests {
         let db = dir.path().join("r.sqlite");
         let mut s = State::open(&db).unwrap();
         s.register("c", Path::new("spec.yaml"), &plan(3)).unwrap();
-        s.start("c-m0", dir.path()).unwrap();
+        s.start("c-m0", dir.path(), "r1+r2").unwrap();
         s.done("c-m0").unwrap();
-        s.start("c-m1", dir.path()).unwrap();
+        assert_eq!(s.start("c-m1", dir.path(), "r3+r4").unwrap(), 1);
         s.failed("c-m1", "phone gone", 2).unwrap();
-        s.start("c-m2", dir.path()).unwrap();
+        s.start("c-m2", dir.path(), "r1+r2").unwrap();
         drop(s);
         // Killed here: m2 was running. Registering again changes no state.
         let mut s = State::open(&db).unwrap();
@@ -242,9 +318,32 @@ mod tests {
             (runs[1].attempts, runs[1].error.as_deref()),
             (1, Some("phone gone"))
         );
-        s.start("c-m1", dir.path()).unwrap();
+        assert_eq!(s.start("c-m1", dir.path(), "r1+r2").unwrap(), 2);
         s.failed("c-m1", "phone gone again", 2).unwrap();
         assert_eq!(s.runs("c").unwrap()[1].state, "failed");
+        let attempt = |n: i64, pair: &str, outcome: &str, error: Option<&str>| Attempt {
+            number: n,
+            pair: pair.to_string(),
+            outcome: outcome.to_string(),
+            error: error.map(String::from),
+        };
+        assert_eq!(
+            s.attempts_of("c-m1").unwrap(),
+            [
+                attempt(1, "r3+r4", "failed", Some("phone gone")),
+                attempt(2, "r1+r2", "failed", Some("phone gone again"))
+            ]
+        );
+        // The attempt the kill cut short is marked so when the measurement runs again.
+        s.start("c-m2", dir.path(), "r3+r4").unwrap();
+        s.done("c-m2").unwrap();
+        assert_eq!(
+            s.attempts_of("c-m2").unwrap(),
+            [
+                attempt(1, "r1+r2", "interrupted", None),
+                attempt(2, "r3+r4", "done", None)
+            ]
+        );
         assert_eq!(s.spec_of("c").unwrap().as_deref(), Some("spec.yaml"));
         s.save_result("c-m0", "a", "flows", "ab", b"{}").unwrap();
         assert_eq!(

@@ -177,16 +177,20 @@ impl AdbShell {
                         state: "not an IPv4:PORT to connect to".into(),
                     })?;
                     connect(server, addr)?;
+                    match wait_ready(server, serial, CONNECT_WAIT) {
+                        // adb keeps a TCP phone that went away (crash, reboot, network) as
+                        // `offline` and never dials it again: drop it and connect anew.
+                        Err(PhoneError::NotReady { state, .. }) if state == "offline" => {
+                            tracing::info!(%serial, "adb: the phone is offline; connecting again");
+                            let _ = server.server().disconnect_device(addr);
+                            connect(server, addr)?;
+                            wait_ready(server, serial, CONNECT_WAIT)?;
+                        }
+                        other => other?,
+                    }
+                } else {
+                    wait_ready(server, serial, Duration::ZERO)?;
                 }
-                wait_ready(
-                    server,
-                    serial,
-                    if *wants_connect {
-                        CONNECT_WAIT
-                    } else {
-                        Duration::ZERO
-                    },
-                )?;
                 Ok(AdbShell::from_server(server, serial))
             }
         }

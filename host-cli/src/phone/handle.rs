@@ -80,6 +80,13 @@ impl Phone {
             .await
     }
 
+    /// [`prepare::still_in_front`]: the app launched is still in front.
+    pub async fn still_in_front(&self, prepared: &Prepared) -> Result<(), PhoneError> {
+        let prepared = prepared.clone();
+        self.with(move |s| prepare::still_in_front(s, &prepared))
+            .await
+    }
+
     /// [`script::run_messages`]: the messages sent, screenshots into `dir`.
     pub async fn run_messages(
         &self,

@@ -66,11 +66,12 @@ fn the_examples_load_and_expand() {
         names,
         ["global-messenger", "swiss-messenger", "geo-messenger"]
     );
-    assert_eq!(loaded.inventory.routers.len(), 2);
+    assert_eq!(loaded.inventory.routers.len(), 4);
     assert_eq!(loaded.inventory.vantage_nodes.len(), 12);
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
     assert_eq!(
         loaded.inventory.router_pairs,
-        [("lr-a".to_string(), "lr-b".to_string())]
+        [pair("lr-a", "lr-b"), pair("lr-c", "lr-d")]
     );
     let global = &loaded.apps[0];
     assert_eq!(
@@ -87,13 +88,13 @@ fn the_examples_load_and_expand() {
         loaded.apps[1].timers.capture_margin_s, 2.0,
         "the default margin"
     );
-    // 3 pairs, each: 3 apps × 1 repetition, no baselines (the demo must be short).
+    // 4 pairs, each: 3 apps × 1 repetition, no baselines (the demo must be short).
     let plan = expand(&loaded.campaign, &loaded.inventory, &loaded.apps);
-    assert_eq!(plan.len(), 3 * 3);
+    assert_eq!(plan.len(), 4 * 3);
     assert_eq!(plan[0].id, "demo-global-messenger-vp-ch-vp-de-r1");
     assert_eq!(plan[0].kind, RunKind::Messages);
     assert_eq!(plan[1].id, "demo-swiss-messenger-vp-ch-vp-de-r1");
-    assert_eq!(plan.last().map(|m| m.chunk), Some(2), "one chunk per pair");
+    assert_eq!(plan.last().map(|m| m.chunk), Some(3), "one chunk per pair");
     let inv = load_inventory(&examples().join("lab-inventory.yaml")).expect("inventory");
     assert!(inv.routers.iter().all(|r| r.access == RouterAccess::Lab));
     assert_eq!(

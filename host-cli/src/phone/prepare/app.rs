@@ -37,6 +37,23 @@ pub fn stop(shell: &mut dyn Shell, package: &str) -> Result<(), PhoneError> {
     Ok(())
 }
 
+/// Checks, with one read, that `package` still has the focus: a phone that rebooted or lost
+/// its app during a measurement shows the launcher or nothing.
+pub fn in_front(shell: &mut dyn Shell, package: &str) -> Result<(), PhoneError> {
+    let windows = shell.shell("dumpsys window")?;
+    match focused_component(&windows) {
+        Some(c) if c.starts_with(&format!("{package}/")) => Ok(()),
+        Some(c) => Err(PhoneError::NotVerified {
+            step: STEP,
+            problem: format!("{package} lost the focus to {c}"),
+        }),
+        None => Err(PhoneError::NotVerified {
+            step: STEP,
+            problem: format!("{package} lost the focus; no window has it"),
+        }),
+    }
+}
+
 /// Starts `package/activity` clean (force-stopped first) and waits until it has the focus;
 /// the Unix time just before the start.
 pub fn start(

@@ -205,6 +205,11 @@ pub fn launch(
     app::start(shell, clock, &prepared.package, &prepared.activity, timing)
 }
 
+/// Checks that the app [`launch`] started still has the focus (one read, no wait).
+pub fn still_in_front(shell: &mut dyn Shell, prepared: &Prepared) -> Result<(), PhoneError> {
+    app::in_front(shell, &prepared.package)
+}
+
 /// Undoes [`prepare`]: app stopped, firewall rules removed (verified), test providers
 /// removed. Every step is tried; the first error is returned.
 pub fn cleanup(shell: &mut dyn Shell, prepared: &Prepared) -> Result<(), PhoneError> {

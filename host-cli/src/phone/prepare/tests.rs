@@ -86,6 +86,13 @@ fn a_phone_is_prepared_launched_and_cleaned_up_with_every_step_read_back() {
         .rposition(|c| c == "am force-stop com.globalmessenger.android");
     let start = p.log.iter().rposition(|c| c.starts_with("am start -n"));
     assert!(stop < start, "started clean");
+    still_in_front(&mut p, &done).expect("still in front");
+    // A phone that rebooted mid-measurement shows its launcher: the measurement is void.
+    p.focus = Some("com.android.launcher3/.Launcher".into());
+    let lost = still_in_front(&mut p, &done).expect_err("lost the focus");
+    assert!(lost.to_string().contains("launcher3"), "{lost}");
+    p.focus = None;
+    assert!(still_in_front(&mut p, &done).is_err(), "nothing in front");
 
     cleanup(&mut p, &done).expect("cleaned up");
     assert_eq!(p.iptables, ["-A OUTPUT -j oem_out"]);
