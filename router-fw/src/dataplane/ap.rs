@@ -38,23 +38,15 @@ pub fn hostapd_conf(ap: &ApConfig, ctrl_dir: &Path) -> String {
     c
 }
 
-/// The UCI `wifi-iface` section of the same access point (OpenWrt backend), applied with
-/// `uci import` and `wifi reload`; netifd then writes hostapd's file itself.
+/// The UCI `wifi-iface` section of the same access point (OpenWrt backend), as it stands in
+/// `/etc/config/wireless` once [`super::wireless::add_batch`] has been applied.
 pub fn uci_wifi_iface(ap: &ApConfig, device: &str) -> String {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    use super::wireless::{iface_options, quote, section};
     let mut c = String::new();
-    let _ = writeln!(c, "config wifi-iface 'matador_{}'", ap.name);
-    let _ = writeln!(c, "\toption device {}", quote(device));
-    let _ = writeln!(c, "\toption mode 'ap'");
-    let _ = writeln!(
-        c,
-        "\toption network {}",
-        quote(&format!("matador_{}", ap.name))
-    );
-    let _ = writeln!(c, "\toption ifname {}", quote(&ap.interface));
-    let _ = writeln!(c, "\toption ssid {}", quote(&ap.ssid));
-    let _ = writeln!(c, "\toption encryption 'psk2+ccmp'");
-    let _ = writeln!(c, "\toption key {}", quote(&ap.passphrase));
+    let _ = writeln!(c, "config wifi-iface '{}'", section(ap));
+    for (option, value) in iface_options(ap, device) {
+        let _ = writeln!(c, "\toption {option} {}", quote(value));
+    }
     c
 }
 

@@ -17,5 +17,6 @@ mod uci_map;
 #[cfg(test)]
 mod uci_tests;
 pub mod wireguard;
+pub mod wireless;
 
 pub use plane::run;

@@ -8,7 +8,7 @@ use super::config::{ApConfig, Radio, RouterConfig, WireguardBackend};
 use super::control::{self, PlaneCommand, RouterControl};
 use super::stations::{self, Associated};
 use super::wireguard::{self, TunnelPeer};
-use super::{firewall, netlink};
+use super::{firewall, netlink, wireless};
 use crate::api::{ApiConfig, ApiServer};
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
@@ -277,14 +277,17 @@ async fn bring_up(
     associated: &[Arc<Associated>],
 ) -> Result<Vec<Option<(String, TunnelPeer)>>> {
     let mut peers = Vec::new();
+    if config.radio == Radio::Uci {
+        let batch = wireless::add_batch(&config.aps, wireless::UCI_RADIO);
+        tokio::task::spawn_blocking(move || wireless::Tools::default().apply(&batch))
+            .await
+            .context("uci task")?
+            .context("applying the access points' wifi-iface sections")?;
+    }
     for (i, ap) in config.aps.iter().enumerate() {
         let dir = config.run_dir.join(&ap.name);
         std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
-        let index = netlink::link_index(h, &ap.interface)
-            .await?
-            .with_context(|| {
-                format!("AP {}: interface {} does not exist", ap.name, ap.interface)
-            })?;
+        let index = wireless::ap_interface(h, config.radio, ap).await?;
         netlink::set_up(h, &ap.interface).await?;
         netlink::add_address(
             h,
@@ -313,7 +316,11 @@ async fn bring_up(
                     tracing::warn!(ap = %ap.name, "hostapd made no control socket; stations come from DHCP leases");
                 }
             }
-            Radio::Uci => std::fs::write(dir.join("wireless.uci"), uci_wifi_iface(ap, "radio0"))?,
+            // Applied above; kept beside the other generated files for inspection.
+            Radio::Uci => std::fs::write(
+                dir.join("wireless.uci"),
+                uci_wifi_iface(ap, wireless::UCI_RADIO),
+            )?,
             Radio::Simulated => {}
         }
         let named = load_vantage(config, ap)?;
@@ -484,6 +491,14 @@ async fn take_down(h: &rtnetlink::Handle, config: &RouterConfig, helpers: &mut V
         helper.stop(&config.run_dir).await;
     }
     helpers.clear();
+    if config.radio == Radio::Uci {
+        let batch = wireless::remove_batch(&config.aps);
+        match tokio::task::spawn_blocking(move || wireless::Tools::default().apply(&batch)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cleanup of the wifi-iface sections"),
+            Err(e) => tracing::warn!(error = %e, "cleanup of the wifi-iface sections"),
+        }
+    }
     for (i, ap) in config.aps.iter().enumerate() {
         if let Err(e) = netlink::del_rules_at(h, TABLE_BASE + i as u32).await {
             tracing::warn!(error = %e, "cleanup");
