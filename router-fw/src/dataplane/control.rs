@@ -147,9 +147,10 @@ impl RouterControl {
         let vantage = self.vantage.lock().map(|v| v.clone()).unwrap_or_default();
         let now = wireguard::unix_now();
         let mut aps = Vec::new();
+        let backend = self.config.wireguard;
         for (i, ap) in self.config.aps.iter().enumerate() {
             let ifname = ap.tunnel_interface();
-            let tunnel = wireguard::health(&ifname).await.ok().map(|h| TunnelHealth {
+            let tunnel = backend.health(&ifname).await.ok().map(|h| TunnelHealth {
                 last_handshake_s_ago: h.handshake_age(now),
                 up: h.is_up(now),
                 rx_bytes: h.rx_bytes,

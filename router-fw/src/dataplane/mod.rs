@@ -16,6 +16,9 @@ pub mod uci;
 mod uci_map;
 #[cfg(test)]
 mod uci_tests;
+pub mod wg_kernel;
+#[cfg(test)]
+mod wg_kernel_tests;
 pub mod wireguard;
 pub mod wireless;
 

@@ -136,22 +136,26 @@ async fn start_tunnel(
     helpers: &mut Vec<Helper>,
 ) -> Result<()> {
     let ifname = ap.tunnel_interface();
-    match config.wireguard {
-        WireguardBackend::Userspace => {
-            netlink::del_link(h, &ifname).await?;
-            let _ = std::fs::remove_file(wireguard::socket_path(&ifname));
-            let mut wg = Helper::new(&format!("wireguard-go {ifname}"), "wireguard-go", &["-f".into(), ifname.clone()]);
-            wg.envs.push(("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD".into(), "1".into()));
-            wg.tunnel_of = Some(i);
-            wg.start(&config.run_dir)?;
-            helpers.push(wg);
-            wait_for(&wireguard::socket_path(&ifname)).await?;
-            wireguard::exchange(&wireguard::socket_path(&ifname), &wireguard::set_request(peer)).await?;
-        }
-        WireguardBackend::Kernel => bail!(
-            "the kernel WireGuard backend is not built yet (no module on the test machine to check it against); set `wireguard: userspace`"
-        ),
+    // Userspace: wireguard-go makes the interface and serves its UAPI socket; kernel: the
+    // backend's `configure` makes the link itself (and removes it again if that fails).
+    if config.wireguard == WireguardBackend::Userspace {
+        netlink::del_link(h, &ifname).await?;
+        let _ = std::fs::remove_file(wireguard::socket_path(&ifname));
+        let mut wg = Helper::new(
+            &format!("wireguard-go {ifname}"),
+            "wireguard-go",
+            &["-f".into(), ifname.clone()],
+        );
+        wg.envs.push((
+            "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD".into(),
+            "1".into(),
+        ));
+        wg.tunnel_of = Some(i);
+        wg.start(&config.run_dir)?;
+        helpers.push(wg);
+        wait_for(&wireguard::socket_path(&ifname)).await?;
     }
+    config.wireguard.configure(h, &ifname, peer).await?;
     let index = netlink::link_index(h, &ifname)
         .await?
         .with_context(|| format!("{ifname} missing"))?;
@@ -476,7 +480,7 @@ async fn check(
     }
     for ap in config.aps.iter().filter(|a| a.vantage.is_some()) {
         let ifname = ap.tunnel_interface();
-        match wireguard::health(&ifname).await {
+        match config.wireguard.health(&ifname).await {
             Ok(health) => {
                 let up = health.is_up(wireguard::unix_now());
                 tracing::debug!(ap = %ap.name, tunnel = %ifname, up, rx = health.rx_bytes, tx = health.tx_bytes, "tunnel health");

@@ -1,6 +1,6 @@
-//! WireGuard tunnels to vantage nodes over the userspace UAPI (wireguard-go's socket in
-//! /var/run/wireguard): configuring a peer and reading its health. The kernel backend speaks
-//! generic netlink instead; this machine has no WireGuard module to test it against.
+//! WireGuard tunnels to vantage nodes: the seam between the two backends (`Backend`:
+//! configure a peer, read its health), and the userspace one over the UAPI (wireguard-go's
+//! socket in /var/run/wireguard). The kernel backend (generic netlink) is `wg_kernel`.
 
 use base64::Engine as _;
 use ipnet::{IpNet, Ipv4Net};
@@ -67,6 +67,47 @@ pub enum WireguardError {
     /// A key that is not 32 bytes of base64.
     #[error("{0} is not a WireGuard key (32 bytes, base64)")]
     BadKey(&'static str),
+    /// `wireguard: kernel` on a kernel without WireGuard (no link kind, no netlink family).
+    #[error("the kernel has no WireGuard support (module wireguard): install kmod-wireguard, or set `wireguard: userspace`")]
+    NoKernelSupport,
+    /// A netlink request of the kernel backend failed.
+    #[error("WireGuard netlink: {what}: {message}")]
+    Netlink {
+        /// What the daemon was doing.
+        what: String,
+        /// The kernel's or the library's error.
+        message: String,
+    },
+}
+
+/// Which WireGuard carries the tunnels (the configuration's `wireguard:`).
+pub use super::config::WireguardBackend as Backend;
+
+impl Backend {
+    /// Makes `peer` the only peer of tunnel `ifname`. Userspace: wireguard-go must already
+    /// serve the interface's UAPI socket. Kernel: the link is (re)created here, and removed
+    /// again if it cannot be configured.
+    pub async fn configure(
+        self,
+        h: &rtnetlink::Handle,
+        ifname: &str,
+        peer: &TunnelPeer,
+    ) -> Result<(), WireguardError> {
+        match self {
+            Backend::Userspace => exchange(&socket_path(ifname), &set_request(peer))
+                .await
+                .map(|_| ()),
+            Backend::Kernel => super::wg_kernel::configure(h, ifname, peer).await,
+        }
+    }
+
+    /// The tunnel's health (last handshake, bytes).
+    pub async fn health(self, ifname: &str) -> Result<Health, WireguardError> {
+        match self {
+            Backend::Userspace => health(ifname).await,
+            Backend::Kernel => super::wg_kernel::health(ifname).await,
+        }
+    }
 }
 
 /// Decodes a base64 WireGuard key.
