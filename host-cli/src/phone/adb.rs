@@ -116,6 +116,10 @@ pub fn list_devices(server: &AdbServerAddr) -> Result<Vec<DeviceInfo>, PhoneErro
 /// USB debugging?" prompt then); the connection stands and the phone appears in `list` as
 /// `unauthorized`, then `device` — so that answer is not an error here.
 pub fn connect(server: &AdbServerAddr, address: SocketAddrV4) -> Result<(), PhoneError> {
+    // adb_client starts the server when none answers; two phones' threads doing that at
+    // once make the second `adb start-server` fail loudly ("Address already in use").
+    static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     match server.server().connect_device(address) {
         Err(e) if e.to_string().contains("failed to authenticate") => {
             tracing::info!(%address, "adb: the phone has not accepted our key yet; check `phone list`");
