@@ -11,9 +11,13 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// The options `config router` takes (`enabled` is the init script's; the daemon ignores it).
-const ROUTER_KEYS: [&str; 14] = [
+/// The options `config router` takes. `enabled`, `log_level` and `uplink_network` are the
+/// init script's (whether to start, `-v`/`-vv`, the netifd interface whose changes reload the
+/// service); the daemon only checks their values.
+const ROUTER_KEYS: [&str; 16] = [
     "enabled",
+    "log_level",
+    "uplink_network",
     "router",
     "management",
     "api_port",
@@ -220,6 +224,22 @@ pub fn to_config(file: &UciFile) -> Result<RouterConfig, UciError> {
                 format!("option `enabled`: `{}` is not 0 or 1", e.value),
             );
         }
+    }
+    if let Some(l) = o.get("log_level") {
+        if !["info", "debug", "trace"].contains(&l.value.as_str()) {
+            let m = format!(
+                "option `log_level`: `{}` is none of info, debug, trace",
+                l.value
+            );
+            return err(l.line, m);
+        }
+    }
+    if let Some(n) = o.get("uplink_network").filter(|n| !is_name(&n.value)) {
+        let m = format!(
+            "option `uplink_network`: `{}` is not a netifd interface name",
+            n.value
+        );
+        return err(n.line, m);
     }
     let mib = |key: &str, default: u64| -> Result<u64, UciError> {
         Ok(o.parsed(key, "a whole number of MiB")?.unwrap_or(default))

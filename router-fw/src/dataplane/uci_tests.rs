@@ -149,6 +149,19 @@ fn the_uci_and_yaml_forms_give_the_same_config() {
 }
 
 #[test]
+fn the_init_scripts_options_are_accepted_and_ignored() {
+    let yaml = RouterConfig::parse(YAML, "r.yaml").expect("yaml");
+    let with = UCI.replace(
+        "\toption enabled '1'\n",
+        "\toption enabled 'yes'\n\toption log_level 'trace'\n\toption uplink_network 'wan6'\n",
+    );
+    assert_eq!(
+        RouterConfig::parse_uci(&with, "matador").expect("uci"),
+        yaml
+    );
+}
+
+#[test]
 fn bad_uci_configs_say_file_line_and_what() {
     let cases = [
         (
@@ -178,6 +191,17 @@ fn bad_uci_configs_say_file_line_and_what() {
         (
             UCI.replace("\toption enabled '1'\n", "\toption api_port 'https'\n"),
             "matador:3: option `api_port`: `https` is not a port number",
+        ),
+        (
+            UCI.replace("\toption enabled '1'\n", "\toption log_level 'loud'\n"),
+            "matador:3: option `log_level`: `loud` is none of info, debug, trace",
+        ),
+        (
+            UCI.replace(
+                "\toption enabled '1'\n",
+                "\toption uplink_network 'wan-1'\n",
+            ),
+            "matador:3: option `uplink_network`: `wan-1` is not a netifd interface name",
         ),
         (
             UCI.replace("'simulated'", "'pigeon'"),
