@@ -55,11 +55,38 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
     ("libmnl-dev", "mnl, netlink sockets for nftnl"),
     ("pkg-config", "finds libnftnl and libmnl when building"),
+    (
+        "gcc-aarch64-linux-gnu",
+        "C cross compiler and linker of the aarch64 musl build (xtask cross.rs)",
+    ),
+    (
+        "linux-libc-dev-arm64-cross",
+        "arm64 kernel headers for libmnl/libnftnl of the aarch64 musl build",
+    ),
+    ("make", "builds libmnl and libnftnl for the musl targets"),
+    ("bzip2", "unpacks the libmnl release tarball"),
+    ("xz-utils", "unpacks the libnftnl release tarball"),
+    (
+        "file",
+        "checks that the dist binaries are static and stripped",
+    ),
+    (
+        "tcpreplay",
+        "replays phone traffic into the router daemon for `cargo xtask budget`",
+    ),
+    (
+        "qemu-user-static",
+        "runs the aarch64 unit tests (qemu-aarch64-static) and the aarch64 budget",
+    ),
     ("tcpdump", "lab tests capture on a router's uplink"),
     ("procps", "pgrep in lab tests"),
     (
         "tshark",
         "reference dissector the flow extraction is checked against",
+    ),
+    (
+        "shellcheck",
+        "lints the OpenWrt package's and images' shell scripts",
     ),
     (
         "chromium",

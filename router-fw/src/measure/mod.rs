@@ -225,9 +225,7 @@ impl Measurements {
         let record = Record::new(request.clone(), unix_now());
         record.save(&self.records_dir).map_err(internal)?;
         let mut notes = Notes::default();
-        let extractor = Arc::new(Mutex::new(Some(Extractor::new(
-            &flows::ExtractConfig::default(),
-        ))));
+        let extractor = Arc::new(Mutex::new(Some(Extractor::new(&process::extract_config()))));
         let capture = if request.capture {
             let dir = self.capture_dir.join(&request.id);
             let filter = self.phone_filter(&ap);

@@ -289,7 +289,7 @@ impl Network for RawNetwork {
             }
             let wait = until_ns - now;
             let ts = libc::timespec {
-                tv_sec: (wait / 1_000_000_000) as libc::time_t,
+                tv_sec: (wait / 1_000_000_000) as _, // time_t: deprecated alias on musl, 64-bit there since 1.2
                 tv_nsec: (wait % 1_000_000_000) as libc::c_long,
             };
             // At most four receive sockets: a fixed array, no allocation per wait.
