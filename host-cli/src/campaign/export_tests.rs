@@ -216,17 +216,7 @@ fn parquet_of_no_rows_is_a_file_with_the_schema() {
 /// An in-memory store with the campaign tables exactly as `State::open` creates them.
 fn store() -> Connection {
     let db = Connection::open_in_memory().unwrap();
-    db.execute_batch(
-        "CREATE TABLE IF NOT EXISTS campaigns (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL NOT NULL);
-         CREATE TABLE IF NOT EXISTS campaign_runs (
-             id TEXT PRIMARY KEY, campaign TEXT NOT NULL, idx INTEGER NOT NULL, plan TEXT NOT NULL,
-             state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, error TEXT,
-             screenshots TEXT, started REAL, ended REAL);
-         CREATE TABLE IF NOT EXISTS campaign_results (
-             run_id TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
-             bytes BLOB NOT NULL, PRIMARY KEY (run_id, side, kind));",
-    )
-    .unwrap();
+    db.execute_batch(super::super::state::SCHEMA).unwrap();
     db
 }
 

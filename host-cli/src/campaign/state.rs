@@ -8,6 +8,20 @@ use crate::spec::PlannedMeasurement;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
+/// The run-state tables (also what the export's tests build their store from).
+pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS campaigns (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL NOT NULL);
+             CREATE TABLE IF NOT EXISTS campaign_runs (
+                 id TEXT PRIMARY KEY, campaign TEXT NOT NULL, idx INTEGER NOT NULL, plan TEXT NOT NULL,
+                 state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, error TEXT,
+                 screenshots TEXT, started REAL, ended REAL);
+             CREATE TABLE IF NOT EXISTS campaign_results (
+                 run_id TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
+                 bytes BLOB NOT NULL, PRIMARY KEY (run_id, side, kind));
+             CREATE TABLE IF NOT EXISTS campaign_attempts (
+                 run_id TEXT NOT NULL, attempt INTEGER NOT NULL, pair TEXT NOT NULL,
+                 started REAL NOT NULL, ended REAL, outcome TEXT NOT NULL, error TEXT,
+                 PRIMARY KEY (run_id, attempt));";
+
 /// The state of one planned measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
@@ -60,21 +74,7 @@ impl State {
     pub fn open(path: &Path) -> rusqlite::Result<State> {
         let db = Connection::open(path)?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
-        db.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             CREATE TABLE IF NOT EXISTS campaigns (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL NOT NULL);
-             CREATE TABLE IF NOT EXISTS campaign_runs (
-                 id TEXT PRIMARY KEY, campaign TEXT NOT NULL, idx INTEGER NOT NULL, plan TEXT NOT NULL,
-                 state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, error TEXT,
-                 screenshots TEXT, started REAL, ended REAL);
-             CREATE TABLE IF NOT EXISTS campaign_results (
-                 run_id TEXT NOT NULL, side TEXT NOT NULL, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
-                 bytes BLOB NOT NULL, PRIMARY KEY (run_id, side, kind));
-             CREATE TABLE IF NOT EXISTS campaign_attempts (
-                 run_id TEXT NOT NULL, attempt INTEGER NOT NULL, pair TEXT NOT NULL,
-                 started REAL NOT NULL, ended REAL, outcome TEXT NOT NULL, error TEXT,
-                 PRIMARY KEY (run_id, attempt));",
-        )?;
+        db.execute_batch(&format!("PRAGMA journal_mode=WAL;\n{SCHEMA}"))?;
         Ok(State { db })
     }
 
