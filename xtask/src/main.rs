@@ -60,7 +60,7 @@ fn test() -> Result<()> {
     openwrt::check()?;
     setup::ensure_geo_db()?;
     let status = Command::new("cargo")
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--no-fail-fast"])
         .status()?;
     if !status.success() {
         bail!("cargo test failed");
