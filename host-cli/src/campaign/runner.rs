@@ -191,17 +191,8 @@ impl Shared<'_> {
         };
         let max_attempts = i64::from(self.campaign.retries) + 1;
         loop {
-            let (dir, attempt) = {
-                let mut state = lock(&self.state)?;
-                let next = state
-                    .runs(name)?
-                    .into_iter()
-                    .find(|r| r.id == p.id)
-                    .map_or(0, |r| r.attempts)
-                    + 1;
-                let dir = one::screenshot_dir(&self.opts.out, p, next);
-                (dir.clone(), state.start(&p.id, &dir, pair)?)
-            };
+            let (attempt, dir) = lock(&self.state)?
+                .start(&p.id, pair, |n| one::screenshot_dir(&self.opts.out, p, n))?;
             bar.set_message(format!("{} (attempt {attempt})", p.id));
             let configured = app.messaging_s() + 2.0 * app.timers.capture_margin_s;
             self.configured_ms

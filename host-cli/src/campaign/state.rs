@@ -6,7 +6,7 @@
 use crate::phone::{Clock, SystemClock};
 use crate::spec::PlannedMeasurement;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The run-state tables (also what the export's tests build their store from).
 pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS campaigns (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL NOT NULL);
@@ -155,20 +155,27 @@ impl State {
         Ok(c)
     }
 
-    /// A measurement starts an attempt on router pair `pair` (`A+B`); returns its number.
+    /// A measurement starts an attempt on router pair `pair` (`A+B`), its screenshots in
+    /// the folder `screenshots` gives for its number; returns the number and the folder.
     /// Each attempt is also kept in `campaign_attempts`, so a retried measurement shows
     /// why its earlier attempts failed and where they ran.
-    pub fn start(&mut self, id: &str, screenshots: &Path, pair: &str) -> rusqlite::Result<i64> {
+    pub fn start(
+        &mut self,
+        id: &str,
+        pair: &str,
+        screenshots: impl FnOnce(i64) -> PathBuf,
+    ) -> rusqlite::Result<(i64, PathBuf)> {
         let now = SystemClock.now();
         let tx = self.db.transaction()?;
-        tx.execute(
-            "UPDATE campaign_runs SET state = 'running', attempts = attempts + 1, started = ?2, screenshots = ?3 WHERE id = ?1",
-            params![id, now, screenshots.display().to_string()],
-        )?;
         let attempt: i64 = tx.query_row(
-            "SELECT attempts FROM campaign_runs WHERE id = ?1",
+            "SELECT attempts + 1 FROM campaign_runs WHERE id = ?1",
             [id],
             |r| r.get(0),
+        )?;
+        let dir = screenshots(attempt);
+        tx.execute(
+            "UPDATE campaign_runs SET state = 'running', attempts = ?2, started = ?3, screenshots = ?4 WHERE id = ?1",
+            params![id, attempt, now, dir.display().to_string()],
         )?;
         // A host killed mid-attempt left that attempt `running`: it was interrupted.
         tx.execute(
@@ -180,7 +187,7 @@ impl State {
             params![id, attempt, pair, now],
         )?;
         tx.commit()?;
-        Ok(attempt)
+        Ok((attempt, dir))
     }
 
     /// A measurement is done.
@@ -295,11 +302,18 @@ mod tests {
         let db = dir.path().join("r.sqlite");
         let mut s = State::open(&db).unwrap();
         s.register("c", Path::new("spec.yaml"), &plan(3)).unwrap();
-        s.start("c-m0", dir.path(), "r1+r2").unwrap();
+        s.start("c-m0", "r1+r2", |_| dir.path().to_path_buf())
+            .unwrap();
         s.done("c-m0").unwrap();
-        assert_eq!(s.start("c-m1", dir.path(), "r3+r4").unwrap(), 1);
+        assert_eq!(
+            s.start("c-m1", "r3+r4", |_| dir.path().to_path_buf())
+                .unwrap()
+                .0,
+            1
+        );
         s.failed("c-m1", "phone gone", 2).unwrap();
-        s.start("c-m2", dir.path(), "r1+r2").unwrap();
+        s.start("c-m2", "r1+r2", |_| dir.path().to_path_buf())
+            .unwrap();
         drop(s);
         // Killed here: m2 was running. Registering again changes no state.
         let mut s = State::open(&db).unwrap();
@@ -318,7 +332,12 @@ mod tests {
             (runs[1].attempts, runs[1].error.as_deref()),
             (1, Some("phone gone"))
         );
-        assert_eq!(s.start("c-m1", dir.path(), "r1+r2").unwrap(), 2);
+        assert_eq!(
+            s.start("c-m1", "r1+r2", |_| dir.path().to_path_buf())
+                .unwrap()
+                .0,
+            2
+        );
         s.failed("c-m1", "phone gone again", 2).unwrap();
         assert_eq!(s.runs("c").unwrap()[1].state, "failed");
         let attempt = |n: i64, pair: &str, outcome: &str, error: Option<&str>| Attempt {
@@ -335,7 +354,8 @@ mod tests {
             ]
         );
         // The attempt the kill cut short is marked so when the measurement runs again.
-        s.start("c-m2", dir.path(), "r3+r4").unwrap();
+        s.start("c-m2", "r3+r4", |_| dir.path().to_path_buf())
+            .unwrap();
         s.done("c-m2").unwrap();
         assert_eq!(
             s.attempts_of("c-m2").unwrap(),
