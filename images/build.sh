@@ -99,7 +99,7 @@ pkg_ext=ipk
 [ -n "$router" ] || die "--router DIR is required: the router's overlay with etc/config/matador"
 [ -d "$router" ] || die "--router $router is not a directory"
 [ -f "$router/etc/config/matador" ] ||
-	die "$router/etc/config/matador is missing (matador-routerd config --to-uci routerd.yaml makes one)"
+	die "$router/etc/config/matador is missing (matador-host router enroll makes the whole overlay)"
 [ -s "$router/etc/matador/token" ] ||
 	echo "images/build.sh: note: no $router/etc/matador/token; the router makes one on first boot (read it over ssh)" >&2
 router_name=$(basename "$(cd "$router" && pwd)" | tr -c 'a-zA-Z0-9_\n-' '-')

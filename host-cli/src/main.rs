@@ -3,9 +3,11 @@
 
 mod analysis;
 mod campaign;
+mod collector;
 mod geo;
 mod lab;
 mod phone;
+mod router;
 mod spec;
 mod store;
 
@@ -36,6 +38,10 @@ enum Command {
     Import(analysis::cli::ImportArgs),
     /// Phones over ADB: list them, run a shell command, take a screenshot.
     Phone(phone::PhoneArgs),
+    /// Field routers: enroll one (keys, token, pinned certificate, image overlay).
+    Router(router::RouterArgs),
+    /// The controller's end of store-and-forward: receive field routers' uploads.
+    Collector(collector::CollectorArgs),
 }
 
 fn main() {
@@ -63,6 +69,8 @@ fn main() {
         Command::Analyze(args) => analysis::cli::analyze(args),
         Command::Import(args) => analysis::cli::import(args),
         Command::Phone(args) => phone::run(args),
+        Command::Router(args) => router::run(args),
+        Command::Collector(args) => collector::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -16,7 +16,7 @@ fn lab_check_accepts_the_default_topology() {
         String::from_utf8_lossy(&out.stderr)
     );
     // 16 routers, 12 vantage nodes, 8 services, 4 lab routers, 4 phones.
-    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid: 44 nodes"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid: 45 nodes"));
 }
 
 #[test]

@@ -401,11 +401,43 @@ fn the_api_wants_the_token_and_is_out_of_the_phones_reach() {
         "the token never reaches the log"
     );
 
+    // From the uplink side (the Internet): the API is fenced to the management tunnel. The
+    // transit router lr-a hangs off stands for any host out there; it sends to the router's
+    // management address through lr-a's uplink.
+    let uplink_addr = lr["address"].as_str().expect("uplink address");
+    let management = lr["management"].as_str().expect("management address");
+    let route = format!("{management}/32");
+    let fenced_before = counter(&lab, "lr-a", "input", "tcp dport 8443");
+    let out = lab.exec(
+        "ch-zrh",
+        &["ip", "route", "replace", &route, "via", uplink_addr],
+    );
+    assert!(out.status.success(), "route: {}", text(&out.stderr));
+    let out = lab.exec(
+        "ch-zrh",
+        &[
+            "curl",
+            "-sk",
+            "--max-time",
+            "3",
+            &format!("https://{management}:8443/v1/status"),
+        ],
+    );
+    let _ = lab.exec("ch-zrh", &["ip", "route", "del", &route]);
+    assert!(
+        !out.status.success(),
+        "the Internet reached the API: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        counter(&lab, "lr-a", "input", "tcp dport 8443") > fenced_before,
+        "the API fence counted it"
+    );
+
     // From the AP side: the phone cannot reach the router's management address at all.
     let server = AdbServer::start();
     let mut a = device(&lab, "phone-a", &server.key());
     join_wifi(&mut a, "matador-a", "lab-passphrase-a");
-    let management = lr["address"].as_str().expect("management address");
     let fenced_before = counter(&lab, "lr-a", "input", "drop");
     let out = lab.exec(
         "phone-a",

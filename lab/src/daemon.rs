@@ -112,7 +112,9 @@ pub fn run(plan_path: &Path, lab_dir: &Path) -> Result<(), DaemonError> {
                 SocketAddr::from((Ipv4Addr::LOCALHOST, crate::phone::ADB_PORT)),
                 "ADB",
             ),
-            (_, Some(r)) => match r.uplink_addr {
+            // Dial-out control: the API is reached from the controller, through the
+            // router's management tunnel; without a controller, on the uplink.
+            (_, Some(r)) => match r.management_addr.or(r.uplink_addr) {
                 Some(addr) => (
                     r.api_port,
                     SocketAddr::from((addr, crate::plan::ROUTER_API_PORT)),
@@ -125,7 +127,14 @@ pub fn run(plan_path: &Path, lab_dir: &Path) -> Result<(), DaemonError> {
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| setup_err(&node.name, &format!("{what} port 127.0.0.1:{port}"), e))?;
-        let ns = Arc::new(Netns::open(&node.namespace)?);
+        let from = match (&node.lab_router, &plan.controller) {
+            (Some(r), Some(c)) if r.management_addr.is_some() => plan
+                .node(c)
+                .map(|n| n.namespace.clone())
+                .unwrap_or_else(|| node.namespace.clone()),
+            _ => node.namespace.clone(),
+        };
+        let ns = Arc::new(Netns::open(&from)?);
         forwards.push((listener, ns, node.name.clone(), target));
     }
 

@@ -6,7 +6,8 @@
 #   2. the init script, run with stub procd/UCI functions (stubs/) against the configs in
 #      cases/: the exact procd calls recorded (command line, respawn, triggers, validation,
 #      fw4 data, log lines) against cases/*/expected, under dash and busybox ash
-#   3. the package's uci-defaults and the image's management-tunnel uci-defaults
+#   3. the package's uci-defaults and the image's management-tunnel uci-defaults, also on an
+#      overlay made by `matador-host router enroll`
 #   4. images/build.sh: argument handling, profiles, the `make image` it runs (--dry-run)
 #   5. the package Makefile: the variables and rules the packages feed's Rust packages have
 #   6. conffiles, keep.d and the shipped /etc/config/matador agree; Cargo.lock is committed and
@@ -14,6 +15,7 @@
 #
 # Usage: openwrt/tests/run.sh [--update]   (--update rewrites cases/*/expected)
 # MATADOR_ROUTERD=path/to/matador-routerd: the daemon for check 6 (default: target/debug's).
+# MATADOR_HOST=path/to/matador-host: the host CLI for check 3 (default: target/debug's).
 #
 # shellcheck disable=SC2015 # `test && ok || fail`: ok always succeeds, so it is if/else
 set -uo pipefail
@@ -155,6 +157,34 @@ sed -i '/^Endpoint/d' "$scratch/mroot/etc/matador/mgmt.conf"
 mgmt_run
 expect "mgmt: no Endpoint is refused" "1 $scratch/mroot/etc/matador/mgmt.conf: no Endpoint in [Peer]: the router dials out" \
 	"$? $(cat "$scratch/mgmt-err")"
+
+# An overlay from `matador-host router enroll` (if built): first boot makes its mgmt.conf the
+# tunnel, keeps its token, and the daemon (if built) accepts its /etc/config/matador.
+host_cli="${MATADOR_HOST:-${CARGO_TARGET_DIR:-$repo/target}/debug/matador-host}"
+if [ -x "$host_cli" ]; then
+	enrolled="$scratch/enrolled"
+	out=$("$host_cli" router enroll zrh --controller-endpoint vpn.example.org:51820 --address 10.200.0.7 \
+		--controller-public-key Q29udHJvbGxlcktleUJhc2U2NFBsYWNlaG9sZGVyMDA= --out "$enrolled" 2>&1) && ok ||
+		fail "router enroll: exit $?" "$out"
+	: >"$scratch/uci-record"
+	PATH="$scratch/bin:$PATH" STUB_UCI_RECORD="$scratch/uci-record" MATADOR_ROOT="$enrolled" \
+		sh "$mgmt" 2>"$scratch/mgmt-err" && ok || fail "mgmt (enrolled): exit $?" "$(cat "$scratch/mgmt-err")"
+	private_key=$(sed -n 's/^PrivateKey = //p' "$enrolled/etc/matador/mgmt.conf")
+	expect "mgmt (enrolled): the uci batch" "$(sed -e "s|cFJvdXRlcktleUJhc2U2NFBsYWNlaG9sZGVyMDAwMDA=|$private_key|" \
+		-e 's|10.200.0.7/24|10.200.0.7/32|; /fd00:200::/d; s|2001:db8::1|vpn.example.org|' "$tests/mgmt.expected")" \
+		"$(cat "$scratch/uci-record")"
+	token=$(cat "$enrolled/etc/matador/token")
+	MATADOR_ROOT="$enrolled" sh "$pkg/files/matador.uci-defaults" && ok || fail "uci-defaults (enrolled): exit $?"
+	expect "uci-defaults (enrolled): keeps the token" "$token 600" \
+		"$(cat "$enrolled/etc/matador/token") $(stat -c %a "$enrolled/etc/matador/token")"
+	daemon="${MATADOR_ROUTERD:-${CARGO_TARGET_DIR:-$repo/target}/debug/matador-routerd}"
+	if [ -x "$daemon" ]; then
+		out=$("$daemon" config --to-uci "$enrolled/etc/config/matador" 2>&1) && ok ||
+			fail "the daemon refuses the enrolled /etc/config/matador" "$out"
+	fi
+else
+	echo "note: $host_cli not built; the check of an enrolled router's overlay was skipped" >&2
+fi
 
 # --- 4. images/build.sh ----------------------------------------------------------------------
 build="$repo/images/build.sh"

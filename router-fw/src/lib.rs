@@ -4,8 +4,10 @@
 pub mod api;
 pub mod capture;
 pub mod dataplane;
+pub mod health;
 pub mod measure;
 pub mod store;
+pub mod upload;
 
 /// Namespace and tshark helpers shared with the probe crate's tests.
 #[cfg(test)]

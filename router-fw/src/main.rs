@@ -95,11 +95,14 @@ fn run_daemon(config: &std::path::Path, verbose: u8) -> anyhow::Result<()> {
         .with_ansi(false)
         .without_time()
         .init();
-    std::panic::set_hook(Box::new(|info| {
+    let config = dataplane::config::RouterConfig::load(config)?;
+    // The next start reads the crash file and reports it (a crash loop is not silent).
+    let crash_file = matador_router::health::crash_file(&config.state_dir);
+    std::panic::set_hook(Box::new(move |info| {
         eprintln!("matador-routerd: panic: {info}");
+        let _ = std::fs::write(&crash_file, format!("{info}"));
         std::process::exit(70);
     }));
-    let config = dataplane::config::RouterConfig::load(config)?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

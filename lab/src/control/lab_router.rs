@@ -60,6 +60,7 @@ pub fn routerd_config(
     r: &LabRouterPlan,
     dir: &Path,
     vantage: Option<&Path>,
+    management_tunnel: Option<&Path>,
 ) -> String {
     let mut c = String::new();
     let _ = writeln!(
@@ -68,9 +69,12 @@ pub fn routerd_config(
         node.name
     );
     let _ = writeln!(c, "router: {}", node.name);
-    // The lab has no separate management network: the API sits on the uplink address.
+    // With a controller, the API sits on the management tunnel's address; without one, the
+    // lab has no management network and the API sits on the uplink address.
     let management = r
-        .uplink_addr
+        .management_addr
+        .filter(|_| management_tunnel.is_some())
+        .or(r.uplink_addr)
         .map(|a| a.to_string())
         .unwrap_or_else(|| "127.0.0.1".into());
     let _ = writeln!(c, "management: {management}");
@@ -80,6 +84,11 @@ pub fn routerd_config(
     let _ = writeln!(c, "uplink: {}", r.uplink);
     let _ = writeln!(c, "radio: simulated");
     let _ = writeln!(c, "wireguard: userspace");
+    if let Some(m) = management_tunnel {
+        let _ = writeln!(c, "management_tunnel:");
+        let _ = writeln!(c, "  interface: {}", management_interface(&node.name));
+        let _ = writeln!(c, "  config: {}", m.display());
+    }
     let _ = writeln!(c, "aps:");
     let _ = writeln!(c, "  - name: {}", node.name);
     let _ = writeln!(c, "    ssid: {:?}", r.ap.ssid);
@@ -91,6 +100,52 @@ pub fn routerd_config(
         let _ = writeln!(c, "    vantage: {}", v.display());
     }
     c
+}
+
+/// The management tunnel's interface of a lab router: unique across the lab, since
+/// userspace WireGuard's control sockets are shared by all namespaces.
+pub fn management_interface(router: &str) -> String {
+    format!("wm-{router}")
+}
+
+/// Registers the router as a peer of the controller at its planned management address and
+/// writes its `mgmt.conf`, as `matador-host router enroll` does for a field router.
+fn enroll_management(
+    state: &mut LabState,
+    node: &NodePlan,
+    r: &LabRouterPlan,
+    rdir: &Path,
+) -> Result<Option<PathBuf>, LabError> {
+    let (Some(controller), Some(address)) = (state.plan.controller.clone(), r.management_addr)
+    else {
+        return Ok(None);
+    };
+    let cn = state
+        .plan
+        .node(&controller)
+        .cloned()
+        .ok_or_else(|| LabError::NoSuchNode(controller.clone()))?;
+    let v = cn
+        .vantage
+        .clone()
+        .ok_or_else(|| LabError::NoSuchNode(format!("{controller} (not a vantage node)")))?;
+    let (private, public) = super::vantage::keypair()?;
+    let record = state
+        .vantage
+        .iter_mut()
+        .find(|rec| rec.node == controller)
+        .ok_or(LabError::NotUp)?;
+    let peer = super::vantage::add_peer_at(&cn, &v, &public, address)?;
+    record.peers.push(peer);
+    let conf = format!(
+        "# Management tunnel of lab router {} to the controller {controller}\n[Interface]\n\
+         PrivateKey = {private}\nAddress = {address}/32\n\n[Peer]\nPublicKey = {}\n\
+         Endpoint = {}:{}\nAllowedIPs = {}\nPersistentKeepalive = 25\n",
+        node.name, record.public_key, v.public_addr, v.listen_port, v.tunnel_net
+    );
+    let path = rdir.join("mgmt.conf");
+    write_private(&path, &conf).map_err(io(&node.name))?;
+    Ok(Some(path))
 }
 
 fn io(node: &str) -> impl Fn(std::io::Error) -> LabError + '_ {
@@ -122,9 +177,13 @@ pub fn start(
         }
         None => None,
     };
+    let mgmt = enroll_management(state, node, r, &rdir)?;
     let config = rdir.join("routerd.yaml");
-    std::fs::write(&config, routerd_config(node, r, &rdir, vantage.as_deref()))
-        .map_err(io(&node.name))?;
+    std::fs::write(
+        &config,
+        routerd_config(node, r, &rdir, vantage.as_deref(), mgmt.as_deref()),
+    )
+    .map_err(io(&node.name))?;
     let _ = std::fs::remove_file(rdir.join("run").join(READY_FILE));
     let ns = Netns::open(&node.namespace)?;
     let mut cmd = Command::new(routerd);
@@ -194,6 +253,7 @@ mod tests {
             r,
             Path::new("/run/x"),
             Some(Path::new("/run/x/vantage.conf")),
+            Some(Path::new("/run/x/mgmt.conf")),
         );
         assert!(
             text.contains("radio: simulated\n") && text.contains("wireguard: userspace\n"),
@@ -201,6 +261,15 @@ mod tests {
         );
         assert!(text.contains(&format!("    subnet: {}\n", r.ap.subnet)));
         assert!(text.contains("    vantage: /run/x/vantage.conf\n"));
+        let mgmt = r.management_addr.expect("the default lab has a controller");
+        assert!(text.contains(&format!("management: {mgmt}\n")), "{text}");
+        assert!(
+            text.contains(&format!(
+                "management_tunnel:\n  interface: wm-{}\n  config: /run/x/mgmt.conf\n",
+                node.name
+            )),
+            "{text}"
+        );
         assert_eq!(token().len(), 48);
         assert_ne!(token(), token());
     }

@@ -122,6 +122,10 @@ pub struct LabRouterStatus {
     pub phone: Option<String>,
     /// Vantage node its access point tunnels to.
     pub vantage: Option<String>,
+    /// Its address in the controller's management tunnel, where its API listens (none
+    /// without a controller: then the API is on the uplink address).
+    #[serde(default)]
+    pub management: Option<Ipv4Addr>,
     /// Its API, published on this host: `https://127.0.0.1:<port>/v1/…`.
     pub api: String,
     /// File with the API token.
@@ -242,6 +246,7 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
                     hostapd_conf: super::lab_router::hostapd_conf_path(dir, &n.name),
                     phone: n.lab_router.as_ref().and_then(|r| r.phone.clone()),
                     vantage: n.lab_router.as_ref().and_then(|r| r.vantage.clone()),
+                    management: n.lab_router.as_ref().and_then(|r| r.management_addr),
                     api: format!(
                         "127.0.0.1:{}",
                         n.lab_router.as_ref().map_or(0, |r| r.api_port)

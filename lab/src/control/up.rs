@@ -125,7 +125,9 @@ fn build(
             )
         })
         .collect();
-    // The simulated radios: a veth from each lab router to its phone (a dummy without one).
+    // The simulated radios: a veth from each lab router to its phone; without a phone, a
+    // veth whose other end stays in the router's namespace, down (kernels without the
+    // dummy module, such as this lab's CI, have veth).
     let radios: String = plan
         .nodes
         .iter()
@@ -136,8 +138,8 @@ fn build(
                 r.radio_ifname, n.namespace, RADIO_IFNAME, phone.namespace
             ),
             None => format!(
-                "link add {} netns {} type dummy\n",
-                r.radio_ifname, n.namespace
+                "link add {} netns {} type veth peer name {}-x netns {}\n",
+                r.radio_ifname, n.namespace, r.radio_ifname, n.namespace
             ),
         })
         .collect();

@@ -207,6 +207,16 @@ pub fn add_peer(
             command: "add-peer".into(),
             detail: "tunnel subnet is full".into(),
         })?;
+    add_peer_at(node, v, public_key, address)
+}
+
+/// Registers a client at a given tunnel address (a lab router's planned management address).
+pub fn add_peer_at(
+    node: &NodePlan,
+    v: &VantagePlan,
+    public_key: &str,
+    address: Ipv4Addr,
+) -> Result<PeerRecord, NetnsError> {
     let ns = Netns::open(&node.namespace)?;
     let mut wg = Command::new("wg");
     wg.args([

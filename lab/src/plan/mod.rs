@@ -31,6 +31,9 @@ pub struct Plan {
     /// GeoDNS answers of each region, for services that answer by the caller's region.
     #[serde(default)]
     pub region_dns: Vec<(String, Vec<DnsAnswer>)>,
+    /// The vantage node lab routers dial for management, if any.
+    #[serde(default)]
+    pub controller: Option<String>,
 }
 
 /// One node: a namespace with its interfaces' routes and its role.
@@ -79,7 +82,14 @@ pub struct LabRouterPlan {
     pub vantage: Option<String>,
     /// Port on the host's 127.0.0.1 where the router's API is published.
     pub api_port: u16,
+    /// Its address in the controller's management tunnel (the API listens there only).
+    #[serde(default)]
+    pub management_addr: Option<Ipv4Addr>,
 }
+
+/// Lab router `k`'s management address is the controller's tunnel subnet `.FIRST + k`
+/// (the addresses below stay free for `lab add-peer` on the same node).
+pub const FIRST_MANAGEMENT_HOST: u32 = 200;
 
 /// Port of the router daemon's API on its management address.
 pub const ROUTER_API_PORT: u16 = 8443;
@@ -235,6 +245,7 @@ impl Plan {
                         phone,
                         vantage: vantage_node.clone(),
                         api_port,
+                        management_addr: None,
                     })
                 }
                 _ => None,
@@ -259,12 +270,35 @@ impl Plan {
             .into_iter()
             .map(|r| (r.clone(), dns_answers(topo, &links, r)))
             .collect();
+        if let Some(c) = &topo.controller {
+            let net = nodes
+                .iter()
+                .find(|n| &n.name == c)
+                .and_then(|n| n.vantage.as_ref())
+                .map(|v| v.tunnel_net)
+                .ok_or_else(|| topo.error(None, format!("controller `{c}` has no tunnel")))?;
+            let base = u32::from(net.network()) + FIRST_MANAGEMENT_HOST;
+            for (k, r) in nodes
+                .iter_mut()
+                .filter_map(|n| n.lab_router.as_mut())
+                .enumerate()
+            {
+                let addr = Ipv4Addr::from(base + k as u32);
+                if !net.contains(&addr) || addr == net.broadcast() {
+                    return Err(
+                        topo.error(None, "more than 54 lab routers for one controller".into())
+                    );
+                }
+                r.management_addr = Some(addr);
+            }
+        }
         Ok(Plan {
             name: topo.name.clone(),
             nodes,
             links,
             apps: topo.apps.clone(),
             region_dns,
+            controller: topo.controller.clone(),
         })
     }
 

@@ -288,12 +288,41 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
     }
 
     check_geodns(&raw, file)?;
+    let controller = match &raw.controller {
+        None => None,
+        Some(c) => {
+            if !raw.vantage_nodes.iter().any(|n| n.name.value == c.value) {
+                return Err(err(
+                    pos(c),
+                    format!(
+                        "controller `{}` is not a vantage node of this topology",
+                        c.value
+                    ),
+                ));
+            }
+            if let Some(r) = raw
+                .lab_routers
+                .iter()
+                .find(|r| r.vantage.as_ref().is_some_and(|v| v.value == c.value))
+            {
+                return Err(err(
+                    pos(c),
+                    format!(
+                        "controller `{}` is lab router `{}`'s vantage node: the controller only manages",
+                        c.value, r.name.value
+                    ),
+                ));
+            }
+            Some(c.value.clone())
+        }
+    };
     Ok(Topology {
         name: raw.name,
         file: file.to_string(),
         nodes,
         links,
         apps,
+        controller,
     })
 }
 

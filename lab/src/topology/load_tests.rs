@@ -204,3 +204,47 @@ fn phones_are_off_the_internet_but_their_routers_are_not() {
     );
     assert_eq!(t.nodes[phone].country, t.nodes[router].country);
 }
+
+#[test]
+fn the_controller_is_a_vantage_node_that_no_access_point_tunnels_to() {
+    let t = parse(DEFAULT_TOPOLOGY, "default.yaml").expect("default parses");
+    assert_eq!(t.controller.as_deref(), Some("ctl"));
+    let plan = crate::plan::Plan::build(&t).expect("plan");
+    let addrs: Vec<_> = plan
+        .nodes
+        .iter()
+        .filter_map(|n| n.lab_router.as_ref())
+        .map(|r| {
+            r.management_addr
+                .expect("every lab router dials the controller")
+        })
+        .collect();
+    let net = plan
+        .node("ctl")
+        .and_then(|n| n.vantage.as_ref())
+        .map(|v| v.tunnel_net)
+        .expect("controller tunnel");
+    assert!(addrs.iter().all(|a| net.contains(a)), "{addrs:?} in {net}");
+    let mut unique = addrs.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), addrs.len());
+
+    let e = parse(
+        &DEFAULT_TOPOLOGY.replace("controller: ctl", "controller: ch-zrh"),
+        "bad.yaml",
+    )
+    .expect_err("a transit router");
+    assert!(
+        e.to_string().contains("`ch-zrh` is not a vantage node"),
+        "{e}"
+    );
+    let e = parse(
+        &DEFAULT_TOPOLOGY.replace("controller: ctl", "controller: vp-gb"),
+        "bad.yaml",
+    )
+    .expect_err("lr-a tunnels to vp-gb");
+    assert!(
+        e.to_string().contains("lab router `lr-a`'s vantage node"),
+        "{e}"
+    );
+}

@@ -32,6 +32,10 @@ pub struct TopologyFile {
     /// Emulated messenger apps that phones can have installed.
     #[serde(default)]
     pub apps: Vec<AppDef>,
+    /// The vantage node that plays the controller: lab routers dial it with a management
+    /// WireGuard tunnel, and their APIs are reached through it.
+    #[serde(default)]
+    pub controller: Option<Spanned<String>>,
 }
 
 /// A country, with the city whose coordinates its nodes use by default.

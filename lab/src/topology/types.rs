@@ -124,6 +124,8 @@ pub struct Topology {
     pub links: Vec<TopoLink>,
     /// Messenger apps phones can have.
     pub apps: Vec<App>,
+    /// The vantage node lab routers dial for management, if any.
+    pub controller: Option<String>,
 }
 
 impl Topology {

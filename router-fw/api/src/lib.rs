@@ -1,6 +1,7 @@
 //! Versioned wire types of the router API and of every result record; the host depends on this
 //! crate, never on the daemon. Plain data with serde and pure checks: no I/O, except in
-//! `client` (feature `client`), the host's HTTPS client of the router API.
+//! `client` (feature `client`), the host's HTTPS client of the router API. Feature `identity`
+//! makes the API's TLS certificate (the router on first boot, the host when it enrolls one).
 //!
 //! Request bodies (`SetVantage`, `StartMeasurement`) reject unknown fields, so a typo is an
 //! error rather than a silently ignored setting; responses accept unknown fields, so an older
@@ -9,6 +10,10 @@
 mod check;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(any(feature = "client", feature = "identity"))]
+mod digest;
+#[cfg(feature = "identity")]
+pub mod identity;
 mod measurement;
 mod results;
 mod status;
@@ -21,9 +26,12 @@ pub use measurement::{
     MAX_DURATION_S, MAX_MESSAGES,
 };
 pub use results::{ApiError, ResultKind, ResultList, ResultSummary};
-pub use status::{ApCounters, ApStatus, RouterStatus, Station, TunnelHealth, VantageSummary};
+pub use status::{
+    ApCounters, ApStatus, RouterHealth, RouterStatus, Station, TunnelHealth, UploadHealth,
+    VantageSummary,
+};
 pub use vantage::{check_endpoint, check_key, SetVantage, WgPeer};
-pub use wg_quick::{parse_wg_quick, render_wg_quick, WgQuickError};
+pub use wg_quick::{parse_management_wg_quick, parse_wg_quick, render_wg_quick, WgQuickError};
 
 /// Version prefix of the router HTTP API (`/v1/...`).
 pub const API_VERSION: &str = "v1";

@@ -20,6 +20,48 @@ pub struct RouterStatus {
     pub aps: Vec<ApStatus>,
     /// The measurement running now, if any.
     pub measurement: Option<MeasurementStatus>,
+    /// What a field router must report rather than ignore: crash loops, a full disk, a
+    /// wrong clock, an upload backlog.
+    #[serde(default)]
+    pub health: RouterHealth,
+}
+
+/// The router's own health, for a router nobody watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterHealth {
+    /// One line per problem, for humans and alerts; empty when all is well.
+    pub warnings: Vec<String>,
+    /// Daemon starts in the last ten minutes of this boot (a crash loop shows as many).
+    pub recent_starts: u32,
+    /// What ended the previous run, if it crashed (its panic message).
+    pub last_crash: Option<String>,
+    /// Free bytes on the state directory's file system.
+    pub disk_free_bytes: u64,
+    /// The kernel says the clock is synchronised (NTP ran).
+    pub clock_synchronized: bool,
+    /// The clock is not before the daemon was built: results' times can be trusted.
+    pub clock_plausible: bool,
+    /// The router's clock, Unix seconds, to compare with the host's.
+    pub clock_unix: u64,
+    /// Results waiting to be uploaded or fetched.
+    pub spooled_results: u64,
+    /// Bytes they take.
+    pub spooled_bytes: u64,
+    /// Store-and-forward, when configured.
+    pub upload: Option<UploadHealth>,
+}
+
+/// The uploader's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadHealth {
+    /// Results uploaded (and deleted) since the daemon started.
+    pub uploaded: u64,
+    /// Failed attempts in a row.
+    pub failures: u32,
+    /// The last failure, while failing.
+    pub last_error: Option<String>,
+    /// When the collector last acknowledged a result, Unix seconds.
+    pub last_success: Option<u64>,
 }
 
 /// One managed access point and what hangs off it.

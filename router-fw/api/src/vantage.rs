@@ -68,6 +68,19 @@ impl fmt::Debug for WgPeer {
 impl WgPeer {
     /// Checks every field; the router refuses a peer that fails this.
     pub fn validate(&self) -> Result<(), Invalid> {
+        self.validate_tunnel()?;
+        if self.dns.is_empty() {
+            return Err(Invalid::new(
+                "peer.dns",
+                "the phone is given the vantage node's resolver: at least one is needed",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks every field a tunnel needs, but not the resolver: the management tunnel
+    /// carries no phone, so it needs none.
+    pub fn validate_tunnel(&self) -> Result<(), Invalid> {
         check_id("peer.name", &self.name)?;
         check_key("peer.public_key", &self.public_key)?;
         check_endpoint("peer.endpoint", &self.endpoint)?;
@@ -81,12 +94,6 @@ impl WgPeer {
             return Err(Invalid::new(
                 "peer.address",
                 "the router needs a tunnel address, e.g. 10.64.0.2/32",
-            ));
-        }
-        if self.dns.is_empty() {
-            return Err(Invalid::new(
-                "peer.dns",
-                "the phone is given the vantage node's resolver: at least one is needed",
             ));
         }
         if let Some(key) = &self.private_key {

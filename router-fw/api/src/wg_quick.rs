@@ -56,6 +56,16 @@ const IGNORED: [&str; 9] = [
 /// Reads the vantage node `name` from the text of a `wg-quick` file and checks it as
 /// [`WgPeer::validate`] does.
 pub fn parse_wg_quick(name: &str, text: &str) -> Result<WgPeer, WgQuickError> {
+    parse(name, text, true)
+}
+
+/// Reads a management tunnel's `wg-quick` file (the router's key and address, the controller
+/// as peer): as [`parse_wg_quick`], but without a resolver, which only phones need.
+pub fn parse_management_wg_quick(text: &str) -> Result<WgPeer, WgQuickError> {
+    parse("controller", text, false)
+}
+
+fn parse(name: &str, text: &str, vantage: bool) -> Result<WgPeer, WgQuickError> {
     let mut f = Fields::default();
     let (mut seen_interface, mut seen_peer) = (false, false);
     let mut section = Section::None;
@@ -116,14 +126,19 @@ pub fn parse_wg_quick(name: &str, text: &str) -> Result<WgPeer, WgQuickError> {
         (peer.allowed_ips.is_empty(), "[Peer] AllowedIPs"),
         (peer.address.is_empty(), "[Interface] Address"),
         (
-            peer.dns.is_empty(),
+            vantage && peer.dns.is_empty(),
             "[Interface] DNS (the vantage node's resolver)",
         ),
     ];
     if let Some((_, what)) = missing.iter().find(|(m, _)| *m) {
         return Err(whole(format!("{what} is missing")));
     }
-    peer.validate().map_err(|e| whole(e.to_string()))?;
+    if vantage {
+        peer.validate()
+    } else {
+        peer.validate_tunnel()
+    }
+    .map_err(|e| whole(e.to_string()))?;
     Ok(peer)
 }
 

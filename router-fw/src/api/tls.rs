@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use rcgen::{CertificateParams, DnType, KeyPair, SanType};
+use matador_api::identity::ApiIdentity;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::store::atomic;
@@ -14,11 +14,9 @@ use crate::store::atomic;
 use super::ApiServerError;
 
 /// The certificate, DER, in the state directory.
-pub const CERT_FILE: &str = "api-cert.der";
+pub const CERT_FILE: &str = matador_api::identity::CERT_FILE;
 /// Its private key, PKCS#8 DER, owner-only.
-pub const KEY_FILE: &str = "api-key.der";
-/// The DNS name in the certificate (the host pins the key, it does not check names).
-const NAME: &str = "matador-router";
+pub const KEY_FILE: &str = matador_api::identity::KEY_FILE;
 
 /// The certificate and key the API serves.
 pub struct TlsIdentity {
@@ -75,28 +73,13 @@ impl TlsIdentity {
         Ok(identity)
     }
 
-    /// A new ECDSA P-256 identity, stored in `dir` (key first, certificate last).
+    /// A new identity ([`ApiIdentity::generate`], the same the host makes when it enrolls a
+    /// router), stored in `dir` (key first, certificate last).
     fn generate(dir: &Path) -> Result<Self, ApiServerError> {
-        let key = KeyPair::generate().map_err(|e| ApiServerError::Tls(e.to_string()))?;
-        let mut params = CertificateParams::new(vec![NAME.to_owned()])
-            .map_err(|e| ApiServerError::Tls(e.to_string()))?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "MATAdOR router API");
-        params.subject_alt_names = vec![SanType::DnsName(
-            NAME.try_into()
-                .map_err(|e: rcgen::Error| ApiServerError::Tls(e.to_string()))?,
-        )];
-        // Fixed and wide: a router's clock may be far off before NTP, and the host pins the
-        // certificate instead of checking dates.
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2099, 12, 31);
-        let cert = params
-            .self_signed(&key)
-            .map_err(|e| ApiServerError::Tls(e.to_string()))?;
+        let made = ApiIdentity::generate().map_err(|e| ApiServerError::Tls(e.0))?;
         let identity = Self {
-            cert: cert.der().clone(),
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+            cert: CertificateDer::from(made.cert_der),
+            key: PrivatePkcs8KeyDer::from(made.key_der),
         };
         atomic::write_file(dir, KEY_FILE, identity.key.secret_pkcs8_der())
             .map_err(tls_err(format!("writing {}", dir.join(KEY_FILE).display())))?;

@@ -86,6 +86,56 @@ pub struct RouterConfig {
     /// Where measurements capture to, and how much they may write.
     #[serde(default)]
     pub capture: CaptureLimits,
+    /// The management tunnel to the controller (dial-out control): the API answers only
+    /// through it.
+    #[serde(default)]
+    pub management_tunnel: Option<ManagementTunnel>,
+    /// Store-and-forward: results are pushed to the controller's collector and deleted once
+    /// it acknowledges them.
+    #[serde(default)]
+    pub upload: Option<UploadConfig>,
+}
+
+/// The management tunnel: a WireGuard interface toward the controller, which the router
+/// dials (keepalive through NAT), so no port is opened on a field router.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementTunnel {
+    /// The tunnel's interface: the API port is dropped on every other interface.
+    #[serde(default = "default_management_interface")]
+    pub interface: String,
+    /// A wg-quick file (the router's key and address, the controller as its peer): the daemon
+    /// brings the tunnel up itself. Without it the interface is someone else's (on OpenWrt,
+    /// netifd's `mgmt` from the same file).
+    #[serde(default)]
+    pub config: Option<PathBuf>,
+}
+
+/// The management interface when none is named.
+pub(super) fn default_management_interface() -> String {
+    "wg-mgmt".into()
+}
+
+/// Where and how results are uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadConfig {
+    /// The collector, `http://ADDRESS:PORT`: plain HTTP, because it is reached only through
+    /// the management tunnel, whose WireGuard keys already authenticate and encrypt.
+    pub url: String,
+    /// First wait after a failed upload, seconds; it doubles up to `retry_max_s`.
+    #[serde(default = "default_retry_min")]
+    pub retry_min_s: u64,
+    /// Longest wait between attempts, seconds.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_s: u64,
+}
+
+fn default_retry_min() -> u64 {
+    2
+}
+fn default_retry_max() -> u64 {
+    300
 }
 
 /// Where captures go and how much room they may take: routers have little flash, so a
@@ -254,6 +304,31 @@ impl RouterConfig {
                 return Err(bad(&ap.name, "its interface is the uplink".into()));
             }
             seen.push(ap);
+        }
+        if let Some(m) = &self.management_tunnel {
+            if m.interface.is_empty()
+                || m.interface.len() > 15
+                || m.interface == self.uplink
+                || self.aps.iter().any(|a| a.interface == m.interface)
+            {
+                return Err(bad(
+                    "-",
+                    format!(
+                        "management_tunnel.interface `{}` must be a free interface name of 1-15 bytes",
+                        m.interface
+                    ),
+                ));
+            }
+        }
+        if let Some(u) = &self.upload {
+            crate::upload::Collector::parse(&u.url)
+                .map_err(|e| bad("-", format!("upload.url: {e}")))?;
+            if u.retry_min_s == 0 || u.retry_max_s < u.retry_min_s {
+                return Err(bad(
+                    "-",
+                    "upload: retry_min_s must be at least 1 and at most retry_max_s".into(),
+                ));
+            }
         }
         Ok(())
     }

@@ -41,6 +41,44 @@ pub struct RouterControl {
     pub associated: Vec<Arc<super::stations::Associated>>,
     /// Measurements, running and finished.
     pub measurements: Arc<crate::measure::Measurements>,
+    /// The result store (the upload spool).
+    pub store: Arc<crate::store::Store>,
+    /// This start, and what the previous run left.
+    pub starts: crate::health::Starts,
+    /// The uploader's state, when results are uploaded.
+    pub upload: Option<Arc<Mutex<crate::upload::UploadState>>>,
+}
+
+impl RouterControl {
+    /// The health report: crash loop, disk, clock, spool, uploads.
+    pub fn health(&self) -> matador_api::RouterHealth {
+        use crate::health;
+        let dir = self
+            .config
+            .capture
+            .dir
+            .as_ref()
+            .unwrap_or(&self.config.state_dir);
+        let upload = self.upload.as_ref().map(|u| {
+            let s = u.lock().map(|s| s.clone()).unwrap_or_default();
+            matador_api::UploadHealth {
+                uploaded: s.uploaded,
+                failures: s.failures,
+                last_error: s.last_error,
+                last_success: s.last_success,
+            }
+        });
+        health::report(&health::Readings {
+            starts: self.starts.clone(),
+            disk_free_bytes: health::disk_free(dir).unwrap_or(0),
+            disk_min_free_bytes: self.config.capture.min_free_mib << 20,
+            clock_synchronized: health::clock_synchronized(),
+            clock_unix: wireguard::unix_now(),
+            spooled: (self.store.list().len() as u64, self.store.used_bytes()),
+            spool_capacity: self.store.capacity_bytes(),
+            upload,
+        })
+    }
 }
 
 /// A `wg-quick` peer as the tunnel needs it; the router's own key is not used yet, so the
@@ -203,6 +241,7 @@ impl RouterControl {
             uptime_s: self.started.elapsed().as_secs(),
             aps,
             measurement: self.measurements.current(),
+            health: self.health(),
         }
     }
 

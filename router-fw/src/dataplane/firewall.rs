@@ -37,10 +37,20 @@ fn iface(name: &str) -> Result<InterfaceName, FirewallError> {
         .map_err(|_| FirewallError::Name(name.to_string()))
 }
 
-/// The whole table for these APs. The batch first adds the table (a no-op if a crashed run
+/// Where the API may be reached: its port on the management interface only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFence {
+    /// The management tunnel's interface.
+    pub interface: String,
+    /// The API's TCP port.
+    pub port: u16,
+}
+
+/// The whole table for these APs (and, with a management tunnel, the fence that keeps the
+/// API port closed on every other interface but loopback). The batch first adds the table (a no-op if a crashed run
 /// left it), deletes it, and builds it anew: the kernel applies the batch atomically, so
 /// there is never a moment without the rules, and never two copies of them.
-pub fn batch(aps: &[ApConfig]) -> Result<FinalizedBatch, FirewallError> {
+pub fn batch(aps: &[ApConfig], api: Option<&ApiFence>) -> Result<FinalizedBatch, FirewallError> {
     let mut batch = Batch::new();
     let table = Table::new(TABLE, ProtoFamily::Inet);
     batch.add(&table, MsgType::Add);
@@ -71,6 +81,24 @@ pub fn batch(aps: &[ApConfig]) -> Result<FinalizedBatch, FirewallError> {
     nat.set_policy(Policy::Accept);
     batch.add(&nat, MsgType::Add);
 
+    if let Some(api) = api {
+        // The uplink sees the Internet: the API must not answer there, whatever address
+        // it is bound to (Linux accepts a local address on any interface).
+        let mgmt = iface(&api.interface)?;
+        let lo = iface("lo")?;
+        let mut fence = Rule::new(&input);
+        fence.add_expr(&nft_expr!(meta l4proto));
+        fence.add_expr(&nft_expr!(cmp == libc::IPPROTO_TCP as u8));
+        fence.add_expr(&nft_expr!(payload tcp dport));
+        fence.add_expr(&nft_expr!(cmp == api.port.to_be()));
+        fence.add_expr(&nft_expr!(meta iifname));
+        fence.add_expr(&nft_expr!(cmp != &mgmt));
+        fence.add_expr(&nft_expr!(meta iifname));
+        fence.add_expr(&nft_expr!(cmp != &lo));
+        fence.add_expr(&nft_expr!(counter));
+        fence.add_expr(&nft_expr!(verdict drop));
+        batch.add(&fence, MsgType::Add);
+    }
     for (i, ap) in aps.iter().enumerate() {
         let radio = iface(&ap.interface)?;
         let tunnel = iface(&ap.tunnel_interface())?;

@@ -97,8 +97,12 @@ fn ap0() -> ApConfig {
 
 /// Installs the daemon's table for `aps` in `ns`, as the daemon does in its own namespace.
 fn install(ns: &str, aps: Vec<ApConfig>) {
+    let fence = firewall::ApiFence {
+        interface: "wg-mgmt".into(),
+        port: 8443,
+    };
     in_netns(ns, move || {
-        firewall::batch(&aps).and_then(|b| firewall::send(&b))
+        firewall::batch(&aps, Some(&fence)).and_then(|b| firewall::send(&b))
     })
     .expect("the kernel takes the batch");
 }
@@ -120,6 +124,7 @@ fn the_table_clamps_the_mss_both_ways_through_each_tunnel() {
     for rule in [
         "oifname \"wg-ap0\" tcp flags syn tcp option maxseg size set rt mtu",
         "iifname \"wg-ap0\" meta nfproto ipv4 tcp flags syn tcp option maxseg size set 1380",
+        "tcp dport 8443 iifname != \"wg-mgmt\" iifname != \"lo\" counter packets 0 bytes 0 drop",
     ] {
         assert!(listing.contains(rule), "no `{rule}` in\n{listing}");
     }

@@ -8,10 +8,13 @@ pub mod control;
 pub mod firewall;
 #[cfg(test)]
 mod firewall_tests;
+mod helper;
+pub mod management;
 pub mod mss;
 pub mod netlink;
 mod plane;
 pub mod stations;
+mod tunnel;
 pub mod uci;
 mod uci_map;
 #[cfg(test)]

@@ -118,6 +118,23 @@ pub async fn set_default_route(
         .map_err(err(format!("default route in table {table}")))
 }
 
+/// A route to `net` out of `index` in the main table (replacing an older one): what
+/// wg-quick's AllowedIPs become, for a tunnel that carries only some destinations.
+pub async fn set_net_route(handle: &Handle, net: Ipv4Net, index: u32) -> Result<(), NetlinkError> {
+    let route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .destination_prefix(net.network(), net.prefix_len())
+        .output_interface(index)
+        .scope(rtnetlink::packet_route::route::RouteScope::Link)
+        .build();
+    handle
+        .route()
+        .add(route)
+        .replace()
+        .execute()
+        .await
+        .map_err(err(format!("route to {net}")))
+}
+
 /// Policy rule: traffic from `subnet` looks up `table`, at `priority` (replacing a leftover
 /// of a crashed run at the same priority first).
 pub async fn set_source_rule(

@@ -4,18 +4,17 @@
 //! pid files let a restart after kill -9 clean what the crashed run left.
 
 use super::ap::{dnsmasq_conf, hostapd_conf, uci_wifi_iface};
-use super::config::{ApConfig, Radio, RouterConfig, WireguardBackend};
+use super::config::{ApConfig, Radio, RouterConfig};
 use super::control::{self, PlaneCommand, RouterControl};
+use super::helper::{kill_leftovers, wait_for, Helper, TunnelOf};
 use super::stations::{self, Associated};
 use super::wireguard::{self, TunnelPeer};
-use super::{firewall, netlink, wireless};
+use super::{firewall, management, netlink, tunnel, wireless};
 use crate::api::{ApiConfig, ApiServer};
 use crate::store::Store;
-use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
 /// First routing table and rule priority of the APs (AP `i` uses `BASE + i`).
@@ -24,107 +23,6 @@ const TABLE_BASE: u32 = 1000;
 const RESULTS_CAP: u64 = 256 * 1024 * 1024;
 /// How often tunnels and helpers are checked.
 const WATCH_PERIOD: Duration = Duration::from_secs(5);
-
-/// A supervised helper process.
-struct Helper {
-    what: String,
-    program: String,
-    args: Vec<String>,
-    envs: Vec<(String, String)>,
-    child: Option<Child>,
-    /// The AP whose tunnel this is: rebuilt as a whole (process and configuration), not
-    /// merely restarted.
-    tunnel_of: Option<usize>,
-}
-
-impl Helper {
-    fn new(what: &str, program: &str, args: &[String]) -> Helper {
-        Helper {
-            what: what.into(),
-            program: program.into(),
-            args: args.to_vec(),
-            envs: Vec::new(),
-            child: None,
-            tunnel_of: None,
-        }
-    }
-
-    fn start(&mut self, run_dir: &Path) -> Result<()> {
-        let child = Command::new(&self.program)
-            .args(&self.args)
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {} ({})", self.what, self.program))?;
-        if let Some(pid) = child.id() {
-            let _ = std::fs::write(pid_file(run_dir, &self.what), pid.to_string());
-        }
-        tracing::info!(helper = %self.what, pid = child.id(), "started");
-        self.child = Some(child);
-        Ok(())
-    }
-
-    /// Why the helper is no longer running, if it is not.
-    fn exited(&mut self) -> Option<String> {
-        match self.child.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(Some(status))) => Some(status.to_string()),
-            Some(Err(e)) => Some(e.to_string()),
-            Some(Ok(None)) => None,
-            None => Some("not started".into()),
-        }
-    }
-
-    /// Restarts the helper if it has exited.
-    fn keep_alive(&mut self, run_dir: &Path) {
-        if let Some(why) = self.exited() {
-            tracing::warn!(helper = %self.what, status = %why, "exited; restarting");
-            if let Err(e) = self.start(run_dir) {
-                tracing::error!(helper = %self.what, error = %e, "restart failed");
-            }
-        }
-    }
-
-    async fn stop(&mut self, run_dir: &Path) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill().await;
-        }
-        let _ = std::fs::remove_file(pid_file(run_dir, &self.what));
-    }
-}
-
-fn pid_file(run_dir: &Path, what: &str) -> PathBuf {
-    run_dir
-        .join("pids")
-        .join(format!("{}.pid", what.replace(' ', "-")))
-}
-
-/// Kills helpers a crashed run left (their pid files), so ports and sockets are free.
-fn kill_leftovers(run_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(run_dir.join("pids")) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if let Some(pid) = std::fs::read_to_string(e.path())
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-        {
-            // SAFETY: kill with a valid signal; a pid that is gone gives ESRCH, ignored.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            tracing::info!(pid, file = %e.path().display(), "killed a helper left by an earlier run");
-        }
-        let _ = std::fs::remove_file(e.path());
-    }
-}
-
-async fn wait_for(path: &Path) -> Result<()> {
-    for _ in 0..500 {
-        if path.exists() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    bail!("{} did not appear", path.display())
-}
 
 /// Brings a tunnel up: interface, peer, address, and the AP's policy route into it.
 async fn start_tunnel(
@@ -136,31 +34,7 @@ async fn start_tunnel(
     helpers: &mut Vec<Helper>,
 ) -> Result<()> {
     let ifname = ap.tunnel_interface();
-    // Userspace: wireguard-go makes the interface and serves its UAPI socket; kernel: the
-    // backend's `configure` makes the link itself (and removes it again if that fails).
-    if config.wireguard == WireguardBackend::Userspace {
-        netlink::del_link(h, &ifname).await?;
-        let _ = std::fs::remove_file(wireguard::socket_path(&ifname));
-        let mut wg = Helper::new(
-            &format!("wireguard-go {ifname}"),
-            "wireguard-go",
-            &["-f".into(), ifname.clone()],
-        );
-        wg.envs.push((
-            "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD".into(),
-            "1".into(),
-        ));
-        wg.tunnel_of = Some(i);
-        wg.start(&config.run_dir)?;
-        helpers.push(wg);
-        wait_for(&wireguard::socket_path(&ifname)).await?;
-    }
-    config.wireguard.configure(h, &ifname, peer).await?;
-    let index = netlink::link_index(h, &ifname)
-        .await?
-        .with_context(|| format!("{ifname} missing"))?;
-    netlink::add_address(h, index, peer.address).await?;
-    netlink::set_up(h, &ifname).await?;
+    let index = tunnel::open(h, config, &ifname, peer, TunnelOf::Ap(i), helpers).await?;
     let table = TABLE_BASE + i as u32;
     netlink::set_default_route(h, table, index).await?;
     netlink::set_source_rule(h, ap.subnet, table, table).await?;
@@ -178,11 +52,29 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         .to_string();
     let h = netlink::connect().context("rtnetlink")?;
     let aps = config.aps.clone();
-    tokio::task::spawn_blocking(move || firewall::batch(&aps).and_then(|b| firewall::send(&b)))
-        .await
-        .context("firewall task")?
-        .context("installing the nftables table inet matador")?;
+    let fence = config
+        .management_tunnel
+        .as_ref()
+        .map(|m| firewall::ApiFence {
+            interface: m.interface.clone(),
+            port: config.api_port,
+        });
+    tokio::task::spawn_blocking(move || {
+        firewall::batch(&aps, fence.as_ref()).and_then(|b| firewall::send(&b))
+    })
+    .await
+    .context("firewall task")?
+    .context("installing the nftables table inet matador")?;
     let mut helpers: Vec<Helper> = Vec::new();
+    let mgmt = management::load(&config)?;
+    let mgmt_up = match &mgmt {
+        Some(m) => management::start(&h, &config, m, &mut helpers).await,
+        None => management::wait_for_interface(&h, &config).await,
+    };
+    if let Err(e) = mgmt_up {
+        take_down(&h, &config, &mut helpers).await;
+        return Err(e);
+    }
     let associated: Vec<Arc<Associated>> = config.aps.iter().map(|_| Arc::default()).collect();
     let named = match bring_up(&h, &config, &mut helpers, &associated).await {
         Ok(peers) => peers,
@@ -209,8 +101,13 @@ pub async fn run(config: RouterConfig) -> Result<()> {
             return Err(e);
         }
     };
+    let starts = crate::health::record_start(&config.state_dir);
+    let (stop_upload, upload) = start_upload(&config, &store, &token);
     let (commands, mut orders) = mpsc::channel(4);
     let control = RouterControl {
+        store: Arc::clone(&store),
+        starts,
+        upload,
         config: config.clone(),
         started: std::time::Instant::now(),
         vantage: std::sync::Mutex::new(named),
@@ -218,6 +115,9 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         associated,
         measurements: Arc::clone(&measurements),
     };
+    for warning in control.health().warnings {
+        tracing::warn!(%warning, "health");
+    }
     let (stop_api, api_stopped) = oneshot::channel::<()>();
     let api = match start_api(&config, control, store, token, api_stopped).await {
         Ok(api) => api,
@@ -229,16 +129,66 @@ pub async fn run(config: RouterConfig) -> Result<()> {
     tracing::info!(router = %config.router, aps = config.aps.len(), "router up");
     // Supervisors (and the lab) wait for this file before sending phones our way.
     let _ = std::fs::write(config.run_dir.join("ready"), b"");
-    watch(&h, &config, &mut peers, &mut helpers, &mut orders).await;
+    watch(
+        &h,
+        &config,
+        mgmt.as_ref(),
+        &mut peers,
+        &mut helpers,
+        &mut orders,
+    )
+    .await;
     let _ = std::fs::remove_file(config.run_dir.join("ready"));
     let _ = stop_api.send(());
     let _ = api.await;
+    if let Some((stop, task)) = stop_upload {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     tokio::task::spawn_blocking(move || measurements.shutdown())
         .await
         .ok();
     take_down(&h, &config, &mut helpers).await;
     tracing::info!("router stopped; everything it made is removed");
     Ok(())
+}
+
+/// The uploader's task (and how to stop it), when the configuration asks for uploads.
+type UploadTask = (oneshot::Sender<()>, tokio::task::JoinHandle<()>);
+
+/// Starts store-and-forward to the collector, if configured.
+fn start_upload(
+    config: &RouterConfig,
+    store: &Arc<Store>,
+    token: &str,
+) -> (
+    Option<UploadTask>,
+    Option<Arc<std::sync::Mutex<crate::upload::UploadState>>>,
+) {
+    use crate::upload::{Backoff, Collector, Uploader};
+    let Some(u) = &config.upload else {
+        return (None, None);
+    };
+    // Checked when the configuration was loaded.
+    let Ok(collector) = Collector::parse(&u.url) else {
+        return (None, None);
+    };
+    let state = Arc::default();
+    let uploader = Uploader {
+        store: Arc::clone(store),
+        collector,
+        router: config.router.clone(),
+        token: token.to_string(),
+        backoff: Backoff::new(
+            Duration::from_secs(u.retry_min_s),
+            Duration::from_secs(u.retry_max_s),
+        ),
+        state: Arc::clone(&state),
+    };
+    let (stop, stopped) = oneshot::channel();
+    tracing::info!(collector = %collector.addr, "uploading results (store-and-forward)");
+    let task = tokio::spawn(uploader.run(stopped));
+    (Some((stop, task)), Some(state))
 }
 
 /// Starts the HTTPS API on the management address, over the result store.
@@ -392,6 +342,7 @@ fn load_vantage(config: &RouterConfig, ap: &ApConfig) -> Result<Option<(String, 
 async fn watch(
     h: &rtnetlink::Handle,
     config: &RouterConfig,
+    mgmt: Option<&management::Management>,
     peers: &mut [Option<TunnelPeer>],
     helpers: &mut Vec<Helper>,
     orders: &mut mpsc::Receiver<PlaneCommand>,
@@ -409,7 +360,7 @@ async fn watch(
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
-            _ = tick.tick() => check(h, config, peers, helpers).await,
+            _ = tick.tick() => check(h, config, mgmt, peers, helpers).await,
             Some(order) = orders.recv() => match order {
                 PlaneCommand::SetVantage { ap, peer, reply } => {
                     let done = set_vantage(h, config, ap, peer.clone(), helpers).await;
@@ -437,11 +388,11 @@ async fn set_vantage(
     let dnsmasq = format!("dnsmasq {}", ap.name);
     for helper in helpers
         .iter_mut()
-        .filter(|x| x.tunnel_of == Some(i) || x.what == dnsmasq)
+        .filter(|x| x.tunnel_of == Some(TunnelOf::Ap(i)) || x.what == dnsmasq)
     {
         helper.stop(&config.run_dir).await;
     }
-    helpers.retain(|x| x.tunnel_of != Some(i) && x.what != dnsmasq);
+    helpers.retain(|x| x.tunnel_of != Some(TunnelOf::Ap(i)) && x.what != dnsmasq);
     start_tunnel(h, config, i, ap, &peer, helpers).await?;
     helpers.push(start_dnsmasq(config, ap, peer.dns)?);
     tracing::info!(ap = %ap.name, endpoint = %peer.endpoint, "vantage node changed");
@@ -452,22 +403,32 @@ async fn set_vantage(
 async fn check(
     h: &rtnetlink::Handle,
     config: &RouterConfig,
+    mgmt: Option<&management::Management>,
     peers: &[Option<TunnelPeer>],
     helpers: &mut Vec<Helper>,
 ) {
     let mut dead_tunnels = Vec::new();
+    let mut mgmt_dead = None;
     for helper in helpers.iter_mut() {
         match helper.tunnel_of {
-            Some(i) => {
+            Some(TunnelOf::Ap(i)) => {
                 if let Some(why) = helper.exited() {
                     dead_tunnels.push((i, why));
                 }
             }
+            Some(TunnelOf::Management) => mgmt_dead = mgmt_dead.or(helper.exited()),
             None => helper.keep_alive(&config.run_dir),
         }
     }
+    if let (Some(why), Some(m)) = (mgmt_dead, mgmt) {
+        helpers.retain(|x| x.tunnel_of != Some(TunnelOf::Management));
+        tracing::warn!(tunnel = %m.interface, status = %why, "management tunnel process gone; rebuilding it");
+        if let Err(e) = management::start(h, config, m, helpers).await {
+            tracing::error!(tunnel = %m.interface, error = %format!("{e:#}"), "management tunnel rebuild failed; retrying");
+        }
+    }
     for (i, why) in dead_tunnels {
-        helpers.retain(|x| x.tunnel_of != Some(i));
+        helpers.retain(|x| x.tunnel_of != Some(TunnelOf::Ap(i)));
         let (Some(ap), Some(Some(peer))) = (config.aps.get(i), peers.get(i)) else {
             continue;
         };
@@ -515,6 +476,16 @@ async fn take_down(h: &rtnetlink::Handle, config: &RouterConfig, helpers: &mut V
             if let Err(e) = netlink::del_address(h, index, ap.gateway()).await {
                 tracing::warn!(error = %e, "cleanup");
             }
+        }
+    }
+    // Only a tunnel the daemon made is removed; netifd's stays.
+    if let Some(m) = config
+        .management_tunnel
+        .as_ref()
+        .filter(|m| m.config.is_some())
+    {
+        if let Err(e) = netlink::del_link(h, &m.interface).await {
+            tracing::warn!(error = %e, "cleanup");
         }
     }
     if let Err(e) = tokio::task::spawn_blocking(|| firewall::send(&firewall::delete_batch())).await

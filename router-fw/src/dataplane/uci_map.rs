@@ -3,8 +3,8 @@
 //! YAML's strictness), defaults as in YAML; and the way back, `to_uci`.
 
 use super::config::{
-    default_country, default_port, default_radio, default_wireguard, ApConfig, CaptureLimits,
-    Radio, RouterConfig, WireguardBackend,
+    default_country, default_management_interface, default_port, default_radio, default_wireguard,
+    ApConfig, CaptureLimits, ManagementTunnel, Radio, RouterConfig, UploadConfig, WireguardBackend,
 };
 use super::uci::{err, is_name, quote, UciError, UciFile, UciOption, UciSection};
 use std::fmt::Write as _;
@@ -14,7 +14,7 @@ use std::str::FromStr;
 /// The options `config router` takes. `enabled`, `log_level` and `uplink_network` are the
 /// init script's (whether to start, `-v`/`-vv`, the netifd interface whose changes reload the
 /// service); the daemon only checks their values.
-const ROUTER_KEYS: [&str; 16] = [
+const ROUTER_KEYS: [&str; 21] = [
     "enabled",
     "log_level",
     "uplink_network",
@@ -31,6 +31,11 @@ const ROUTER_KEYS: [&str; 16] = [
     "capture_file_mib",
     "capture_total_mib",
     "capture_min_free_mib",
+    "management_interface",
+    "management_tunnel",
+    "upload_url",
+    "upload_retry_min_s",
+    "upload_retry_max_s",
 ];
 /// The options `config ap` takes (`name` when the AP's name cannot be the section's).
 const AP_KEYS: [&str; 7] = [
@@ -276,6 +281,27 @@ pub fn to_config(file: &UciFile) -> Result<RouterConfig, UciError> {
             total_mib: mib("capture_total_mib", defaults.total_mib)?,
             min_free_mib: mib("capture_min_free_mib", defaults.min_free_mib)?,
         },
+        management_tunnel: match (o.get("management_interface"), o.path("management_tunnel")) {
+            (None, None) => None,
+            (interface, config) => Some(ManagementTunnel {
+                interface: interface
+                    .map(|i| i.value.clone())
+                    .unwrap_or_else(default_management_interface),
+                config,
+            }),
+        },
+        upload: match o.get("upload_url") {
+            None => None,
+            Some(url) => Some(UploadConfig {
+                url: url.value.clone(),
+                retry_min_s: o
+                    .parsed("upload_retry_min_s", "a whole number of seconds")?
+                    .unwrap_or(2),
+                retry_max_s: o
+                    .parsed("upload_retry_max_s", "a whole number of seconds")?
+                    .unwrap_or(300),
+            }),
+        },
     })
 }
 
@@ -313,6 +339,17 @@ pub fn to_uci(c: &RouterConfig) -> String {
         "capture_min_free_mib",
         &c.capture.min_free_mib.to_string(),
     );
+    if let Some(m) = &c.management_tunnel {
+        option(&mut out, "management_interface", &m.interface);
+        if let Some(p) = &m.config {
+            option(&mut out, "management_tunnel", &path(p));
+        }
+    }
+    if let Some(u) = &c.upload {
+        option(&mut out, "upload_url", &u.url);
+        option(&mut out, "upload_retry_min_s", &u.retry_min_s.to_string());
+        option(&mut out, "upload_retry_max_s", &u.retry_max_s.to_string());
+    }
     for ap in &c.aps {
         // A name UCI cannot take as a section name (`lab-a`) goes into `option name`.
         if is_name(&ap.name) {

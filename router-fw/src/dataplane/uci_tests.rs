@@ -339,6 +339,8 @@ fn router_config() -> impl Strategy<Value = RouterConfig> {
                     total_mib: t,
                     min_free_mib: m,
                 },
+                management_tunnel: None,
+                upload: None,
             }
         },
     )
@@ -367,4 +369,33 @@ proptest! {
         let file = uci::parse(&uci::to_uci(&config)).expect("our own output parses");
         prop_assert_eq!(uci::to_config(&file), Ok(config));
     }
+}
+
+#[test]
+fn management_tunnel_and_upload_round_trip_through_uci() {
+    let text = "config router 'main'\n\toption router 'lr-a'\n\toption management '10.200.0.2'\n\
+        \toption token_file '/etc/matador/token'\n\toption state_dir '/etc/matador/state'\n\
+        \toption run_dir '/var/run/matador'\n\toption uplink 'eth1'\n\
+        \toption management_interface 'mgmt'\n\toption upload_url 'http://10.200.0.1:8444'\n\
+        \toption upload_retry_max_s '60'\n\
+        config ap 'ap0'\n\toption ssid 's'\n\toption passphrase 'pass-phrase'\n\
+        \toption interface 'phy0-ap0'\n\toption subnet '10.77.1.0/24'\n";
+    let c = RouterConfig::parse_uci(text, "matador").expect("valid");
+    let m = c.management_tunnel.as_ref().expect("management");
+    assert_eq!(m.interface, "mgmt");
+    assert_eq!(m.config, None, "netifd owns the tunnel");
+    let u = c.upload.as_ref().expect("upload");
+    assert_eq!(
+        (u.url.as_str(), u.retry_min_s, u.retry_max_s),
+        ("http://10.200.0.1:8444", 2, 60)
+    );
+    let again = RouterConfig::parse_uci(&uci::to_uci(&c), "again").expect("round trip");
+    assert_eq!(again, c);
+
+    let bad = text.replace("http://10.200.0.1:8444", "https://10.200.0.1");
+    let e = RouterConfig::parse_uci(&bad, "matador").expect_err("https is not the collector");
+    assert!(e.to_string().contains("upload.url"), "{e}");
+    let bad = text.replace("'mgmt'", "'eth1'");
+    let e = RouterConfig::parse_uci(&bad, "matador").expect_err("uplink as management");
+    assert!(e.to_string().contains("management_tunnel.interface"), "{e}");
 }

@@ -10,26 +10,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 
 use super::ClientError;
-
-/// SHA-256 of `bytes`, lowercase hex (certificate fingerprints, result hashes).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-/// SHA-256 of a certificate's DER, lowercase hex: the router's `api-fingerprint`.
-pub fn fingerprint(cert_der: &[u8]) -> String {
-    sha256_hex(cert_der)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
-}
+pub use crate::digest::{fingerprint, sha256_hex};
 
 /// A SHA-256 in the one spelling the router uses (64 lowercase hex digits), from what a
 /// person may paste: upper case, `openssl`'s colons, surrounding spaces. `None` if it is not
@@ -184,14 +165,6 @@ pub fn pinned_config(sha256: &str) -> Result<Arc<rustls::ClientConfig>, ClientEr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprints_are_lowercase_hex_sha256() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 
     #[test]
     fn pasted_fingerprints_are_normalised() {

@@ -233,3 +233,22 @@ fn base64_matches_known_keys() {
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     );
 }
+
+#[test]
+fn a_management_tunnel_needs_no_resolver_but_everything_else() {
+    let text = format!(
+        "[Interface]\nPrivateKey = {KEY_A}\nAddress = 10.200.0.2/32\n\n[Peer]\nPublicKey = {KEY_B}\n\
+         Endpoint = 192.0.2.50:51820\nAllowedIPs = 10.200.0.0/24\nPersistentKeepalive = 25\n"
+    );
+    let peer = parse_management_wg_quick(&text).expect("no DNS needed");
+    assert_eq!(peer.name, "controller");
+    assert!(peer.dns.is_empty());
+    assert_eq!(peer.persistent_keepalive, Some(25));
+    assert!(
+        parse_wg_quick("v", &text).is_err(),
+        "a vantage node still needs its resolver"
+    );
+    let no_address = text.replace("Address = 10.200.0.2/32\n", "");
+    let e = parse_management_wg_quick(&no_address).expect_err("no address");
+    assert!(e.to_string().contains("Address"), "{e}");
+}

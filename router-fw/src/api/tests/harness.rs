@@ -45,6 +45,7 @@ impl FakeControl {
                 counters: ApCounters::default(),
             }],
             measurement: None,
+            health: Default::default(),
         }
     }
 }
