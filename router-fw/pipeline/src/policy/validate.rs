@@ -1,0 +1,241 @@
+//! Checks of a policy file: plugin names registered and not repeated in a list, devices and
+//! apps unique, registered values present and long enough, labels unique per device, TLS
+//! interception only on lab devices.
+
+use super::file::{DeviceFile, PiiFile, PolicyFile};
+use super::{
+    AppPolicy, DeviceApp, DevicePolicy, Policy, PolicyError, DEFAULT_PLUGINS, MIN_VALUE_LEN,
+};
+use crate::pii::RegisteredValue;
+use crate::plugin::registry::Registry;
+use crate::plugin::PiiKind;
+use serde_saphyr::Spanned;
+use std::collections::HashSet;
+
+/// Where a spanned value was written; `None` for values made in code.
+fn pos<T>(s: &Spanned<T>) -> Option<(u64, u64)> {
+    (s.referenced.line() > 0).then(|| (s.referenced.line(), s.referenced.column()))
+}
+
+/// Builds errors about one file.
+struct Errors<'a> {
+    file: &'a str,
+}
+
+impl Errors<'_> {
+    fn at<T>(&self, s: &Spanned<T>, message: String) -> PolicyError {
+        PolicyError {
+            file: self.file.to_string(),
+            position: pos(s),
+            message,
+        }
+    }
+}
+
+/// The checked policy of a parsed file.
+pub(super) fn check(
+    raw: PolicyFile,
+    file: &str,
+    registry: &Registry,
+) -> Result<Policy, PolicyError> {
+    let errors = Errors { file };
+    let defaults = match &raw.defaults {
+        Some(d) => plugin_list(&d.plugins, registry, &errors)?,
+        None => DEFAULT_PLUGINS.iter().map(|p| p.to_string()).collect(),
+    };
+
+    let mut apps = Vec::new();
+    let mut app_ids = HashSet::new();
+    for app in &raw.apps {
+        let id = nonempty_id(&app.id, "app", &mut app_ids, &errors)?;
+        let mut first_party = Vec::new();
+        for d in &app.first_party {
+            let domain = d.value.trim().trim_end_matches('.').to_ascii_lowercase();
+            if domain.is_empty() || domain.contains(|c: char| c.is_whitespace() || c == '/') {
+                return Err(errors.at(d, format!("first_party `{}` is not a domain name", d.value)));
+            }
+            first_party.push(domain);
+        }
+        let plugins = app
+            .plugins
+            .as_ref()
+            .map(|p| plugin_list(p, registry, &errors))
+            .transpose()?;
+        apps.push(AppPolicy {
+            id,
+            first_party,
+            plugins,
+        });
+    }
+
+    let mut devices = Vec::new();
+    let mut device_ids = HashSet::new();
+    for device in &raw.devices {
+        devices.push(check_device(device, &mut device_ids, registry, &errors)?);
+    }
+
+    Ok(Policy {
+        file: file.to_string(),
+        defaults,
+        options: raw.plugins,
+        apps,
+        devices,
+    })
+}
+
+fn check_device(
+    device: &DeviceFile,
+    ids: &mut HashSet<String>,
+    registry: &Registry,
+    errors: &Errors<'_>,
+) -> Result<DevicePolicy, PolicyError> {
+    let id = nonempty_id(&device.id, "device", ids, errors)?;
+    let tls_interception = match &device.tls_interception {
+        Some(flag) if flag.value && !device.lab => {
+            return Err(errors.at(
+                flag,
+                format!(
+                    "device `{id}`: tls_interception is only allowed for lab devices in \
+                     controlled experiments; mark the device `lab: true` if it is one"
+                ),
+            ));
+        }
+        Some(flag) => flag.value,
+        None => false,
+    };
+    let plugins = device
+        .plugins
+        .as_ref()
+        .map(|p| plugin_list(p, registry, errors))
+        .transpose()?;
+    let mut apps = Vec::new();
+    let mut app_ids = HashSet::new();
+    for app in &device.apps {
+        let app_id = nonempty_id(
+            &app.id,
+            &format!("app of device `{id}`"),
+            &mut app_ids,
+            errors,
+        )?;
+        apps.push(DeviceApp {
+            id: app_id,
+            plugins: plugin_list(&app.plugins, registry, errors)?,
+        });
+    }
+    Ok(DevicePolicy {
+        registered: registered(&id, &device.pii, errors)?,
+        id,
+        lab: device.lab,
+        tls_interception,
+        plugins,
+        apps,
+    })
+}
+
+/// A device's registered values, checked.
+fn registered(
+    device: &str,
+    pii: &PiiFile,
+    errors: &Errors<'_>,
+) -> Result<Vec<RegisteredValue>, PolicyError> {
+    let named = [
+        (PiiKind::Imei, "imei", &pii.imei),
+        (PiiKind::AndroidId, "android_id", &pii.android_id),
+        (
+            PiiKind::AdvertisingId,
+            "advertising_id",
+            &pii.advertising_id,
+        ),
+        (PiiKind::Email, "email", &pii.email),
+        (PiiKind::Phone, "phone", &pii.phone),
+        (PiiKind::Password, "password", &pii.password),
+    ];
+    let mut out = Vec::new();
+    let mut labels = HashSet::new();
+    let mut add = |kind, label: &str, value: &Spanned<String>, at: &Spanned<String>| {
+        if !labels.insert(label.to_string()) {
+            return Err(errors.at(
+                at,
+                format!("device `{device}`: label `{label}` is used twice"),
+            ));
+        }
+        let text = value.value.trim();
+        if text.is_empty() {
+            return Err(errors.at(
+                value,
+                format!("device `{device}`: registered value `{label}` is empty"),
+            ));
+        }
+        if text.chars().count() < MIN_VALUE_LEN {
+            return Err(errors.at(
+                value,
+                format!(
+                    "device `{device}`: registered value `{label}` is too short to search for \
+                     (at least {MIN_VALUE_LEN} characters)"
+                ),
+            ));
+        }
+        out.push(RegisteredValue {
+            kind,
+            label: label.to_string(),
+            value: text.to_string(),
+        });
+        Ok(())
+    };
+    for (kind, label, value) in named {
+        if let Some(value) = value {
+            add(kind, label, value, value)?;
+        }
+    }
+    for other in &pii.other {
+        let label = other.label.value.trim();
+        if label.is_empty() {
+            return Err(errors.at(&other.label, format!("device `{device}`: empty label")));
+        }
+        add(PiiKind::Other, label, &other.value, &other.label)?;
+    }
+    Ok(out)
+}
+
+/// A non-empty id not seen before in its list.
+fn nonempty_id(
+    id: &Spanned<String>,
+    what: &str,
+    seen: &mut HashSet<String>,
+    errors: &Errors<'_>,
+) -> Result<String, PolicyError> {
+    let text = id.value.trim();
+    if text.is_empty() {
+        return Err(errors.at(id, format!("{what} with an empty id")));
+    }
+    if !seen.insert(text.to_string()) {
+        return Err(errors.at(id, format!("{what} `{text}` is listed twice")));
+    }
+    Ok(text.to_string())
+}
+
+/// A list of registered plugin names, none twice.
+fn plugin_list(
+    names: &[Spanned<String>],
+    registry: &Registry,
+    errors: &Errors<'_>,
+) -> Result<Vec<String>, PolicyError> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let text = name.value.trim();
+        if !registry.contains(text) {
+            return Err(errors.at(
+                name,
+                format!(
+                    "unknown plugin `{text}` (registered: {})",
+                    registry.names().join(", ")
+                ),
+            ));
+        }
+        if out.iter().any(|n| n == text) {
+            return Err(errors.at(name, format!("plugin `{text}` is listed twice")));
+        }
+        out.push(text.to_string());
+    }
+    Ok(out)
+}
