@@ -102,27 +102,28 @@ pub async fn set_default_route(
     table: u32,
     index: u32,
 ) -> Result<(), NetlinkError> {
-    // A device route has link scope (as `ip route add default dev X` makes it); with the
-    // builder's default universe scope the kernel rejects lookups through it.
-    let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .output_interface(index)
-        .table_id(table)
-        .scope(rtnetlink::packet_route::route::RouteScope::Link)
-        .build();
-    handle
-        .route()
-        .add(route)
-        .replace()
-        .execute()
-        .await
-        .map_err(err(format!("default route in table {table}")))
+    let route = RouteMessageBuilder::<Ipv4Addr>::new().table_id(table);
+    replace_device_route(handle, route, index, format!("default route in table {table}")).await
 }
 
 /// A route to `net` out of `index` in the main table (replacing an older one): what
 /// wg-quick's AllowedIPs become, for a tunnel that carries only some destinations.
 pub async fn set_net_route(handle: &Handle, net: Ipv4Net, index: u32) -> Result<(), NetlinkError> {
     let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .destination_prefix(net.network(), net.prefix_len())
+        .destination_prefix(net.network(), net.prefix_len());
+    replace_device_route(handle, route, index, format!("route to {net}")).await
+}
+
+/// Adds (or replaces) `route` as a device route out of `index`.
+async fn replace_device_route(
+    handle: &Handle,
+    route: RouteMessageBuilder<Ipv4Addr>,
+    index: u32,
+    what: String,
+) -> Result<(), NetlinkError> {
+    // A device route has link scope (as `ip route add default dev X` makes it); with the
+    // builder's default universe scope the kernel rejects lookups through it.
+    let route = route
         .output_interface(index)
         .scope(rtnetlink::packet_route::route::RouteScope::Link)
         .build();
@@ -132,7 +133,7 @@ pub async fn set_net_route(handle: &Handle, net: Ipv4Net, index: u32) -> Result<
         .replace()
         .execute()
         .await
-        .map_err(err(format!("route to {net}")))
+        .map_err(err(what))
 }
 
 /// Policy rule: traffic from `subnet` looks up `table`, at `priority` (replacing a leftover
