@@ -327,6 +327,25 @@ fn a_field_router_loses_nothing_through_cuts_and_its_memory_stays_flat() {
         rss_end <= rss_warm + 3 * 1024,
         "daemon RSS grew from {rss_warm} KiB to {rss_end} KiB"
     );
+
+    // The host's view of the same: `router status` through the management tunnel.
+    let inventory = work.path().join("inventory.yaml");
+    std::fs::write(&inventory, format!("routers:\n  - {{ name: {router}, from_lab: true }}\n"))
+        .expect("inventory");
+    let out = common::host(&[
+        "router",
+        "status",
+        "--inventory",
+        &inventory.display().to_string(),
+        "--json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("router status JSON");
+    assert_eq!(report[0]["router"], router.as_str(), "{report}");
+    assert_eq!(
+        report[0]["status"]["health"]["upload"]["uploaded"].as_u64(),
+        Some(received.len() as u64),
+        "{report}"
+    );
     drop(collector);
     drop(daemon);
 }

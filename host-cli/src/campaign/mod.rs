@@ -5,7 +5,7 @@
 mod export;
 mod one;
 mod record;
-mod runner;
+pub(crate) mod runner;
 mod state;
 
 use crate::phone::AdbServerAddr;

@@ -328,7 +328,7 @@ fn side_of(
 
 /// `lab status --json` of the running lab, when the inventory asks for the lab. A degraded
 /// lab (exit code 3) still describes its routers; the campaign goes on and says so.
-fn lab_status() -> Option<String> {
+pub(crate) fn lab_status() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     let out = Command::new(exe)
         .args(["lab", "status", "--json"])

@@ -5,6 +5,7 @@
 mod enroll;
 mod keys;
 mod overlay;
+mod status;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,10 @@ enum RouterCommand {
     /// etc/matador/mgmt.conf, etc/matador/state/api-{cert,key}.der. The inventory entry is
     /// also written next to it, as DIR.inventory.yaml. Walk-through: docs/flashing.md.
     Enroll(EnrollArgs),
+    /// Each router's report through its API: uptime, spooled results, uploads, and health
+    /// warnings (crash loop, full disk, wrong clock, failing uploads). Exit code 0: all
+    /// well; 3: a router has warnings; 1: a router did not answer.
+    Status(status::StatusArgs),
 }
 
 /// Runs `matador-host router`; the exit code.
@@ -48,6 +53,7 @@ pub fn run(args: RouterArgs) -> Result<i32> {
             print!("{text}");
             Ok(0)
         }
+        RouterCommand::Status(args) => status::run(&args),
     }
 }
 
