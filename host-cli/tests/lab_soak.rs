@@ -330,8 +330,11 @@ fn a_field_router_loses_nothing_through_cuts_and_its_memory_stays_flat() {
 
     // The host's view of the same: `router status` through the management tunnel.
     let inventory = work.path().join("inventory.yaml");
-    std::fs::write(&inventory, format!("routers:\n  - {{ name: {router}, from_lab: true }}\n"))
-        .expect("inventory");
+    std::fs::write(
+        &inventory,
+        format!("routers:\n  - {{ name: {router}, from_lab: true }}\n"),
+    )
+    .expect("inventory");
     let out = common::host(&[
         "router",
         "status",

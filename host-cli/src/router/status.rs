@@ -45,7 +45,9 @@ pub fn run(args: &StatusArgs) -> Result<i32> {
         .filter(|r| args.routers.is_empty() || args.routers.contains(&r.name))
     {
         let asked = (|| -> Result<RouterClient> {
-            let c = entry.connection(lab.as_deref()).map_err(|e| anyhow!("{e}"))?;
+            let c = entry
+                .connection(lab.as_deref())
+                .map_err(|e| anyhow!("{e}"))?;
             let token = std::fs::read_to_string(&c.token_file)
                 .with_context(|| format!("token file {}", c.token_file.display()))?;
             let fingerprint = c.fingerprint.resolve().map_err(|e| anyhow!("{e}"))?;
@@ -98,12 +100,9 @@ pub fn render(answers: &[Answer]) -> String {
         match answer {
             Ok(s) => {
                 let h = &s.health;
-                let (uploaded, failing) = h
-                    .upload
-                    .as_ref()
-                    .map_or(("-".into(), "-".into()), |u| {
-                        (u.uploaded.to_string(), u.failures.to_string())
-                    });
+                let (uploaded, failing) = h.upload.as_ref().map_or(("-".into(), "-".into()), |u| {
+                    (u.uploaded.to_string(), u.failures.to_string())
+                });
                 out += &format!(
                     "{:<12} {:>9} {:>8} {:>10.1} {:>9} {:>8}\n",
                     router,
@@ -161,8 +160,10 @@ mod tests {
         let text = render(&warned);
         assert!(text.contains("  warning: crash loop: 6 starts"), "{text}");
         assert!(
-            text.lines().nth(1).is_some_and(|l| l.split_whitespace().collect::<Vec<_>>()
-                == ["zrh", "3600", "4", "3.0", "17", "5"]),
+            text.lines()
+                .nth(1)
+                .is_some_and(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == ["zrh", "3600", "4", "3.0", "17", "5"]),
             "{text}"
         );
         let gone = vec![

@@ -103,14 +103,20 @@ pub async fn set_default_route(
     index: u32,
 ) -> Result<(), NetlinkError> {
     let route = RouteMessageBuilder::<Ipv4Addr>::new().table_id(table);
-    replace_device_route(handle, route, index, format!("default route in table {table}")).await
+    replace_device_route(
+        handle,
+        route,
+        index,
+        format!("default route in table {table}"),
+    )
+    .await
 }
 
 /// A route to `net` out of `index` in the main table (replacing an older one): what
 /// wg-quick's AllowedIPs become, for a tunnel that carries only some destinations.
 pub async fn set_net_route(handle: &Handle, net: Ipv4Net, index: u32) -> Result<(), NetlinkError> {
-    let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .destination_prefix(net.network(), net.prefix_len());
+    let route =
+        RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(net.network(), net.prefix_len());
     replace_device_route(handle, route, index, format!("route to {net}")).await
 }
 
