@@ -32,7 +32,7 @@ enum RouterCommand {
     /// DIR is what `images/build.sh --router DIR` takes: etc/config/matador, etc/matador/token,
     /// etc/matador/mgmt.conf, etc/matador/state/api-{cert,key}.der. The inventory entry is
     /// also written next to it, as DIR.inventory.yaml. Walk-through: docs/flashing.md.
-    Enroll(EnrollArgs),
+    Enroll(Box<EnrollArgs>),
     /// Each router's report through its API: uptime, spooled results, uploads, and health
     /// warnings (crash loop, full disk, wrong clock, failing uploads). Exit code 0: all
     /// well; 3: a router has warnings; 1: a router did not answer.
