@@ -330,9 +330,16 @@ fn a_field_router_loses_nothing_through_cuts_and_its_memory_stays_flat() {
 
     // The host's view of the same: `router status` through the management tunnel.
     let inventory = work.path().join("inventory.yaml");
+    // The inventory is a campaign's, which wants router pairs and a phone per router; the
+    // second router is never asked.
     std::fs::write(
         &inventory,
-        format!("routers:\n  - {{ name: {router}, from_lab: true }}\n"),
+        format!(
+            "routers:\n  - {{ name: {router}, from_lab: true }}\n  - {{ name: lr-x, from_lab: true }}\n\
+             router_pairs:\n  - [{router}, lr-x]\nvantage_nodes: []\nphones:\n\
+             \x20 - {{ serial: \"127.0.0.1:1\", model: x, router: {router} }}\n\
+             \x20 - {{ serial: \"127.0.0.1:2\", model: x, router: lr-x }}\n"
+        ),
     )
     .expect("inventory");
     let out = common::host(&[
@@ -341,8 +348,14 @@ fn a_field_router_loses_nothing_through_cuts_and_its_memory_stays_flat() {
         "--inventory",
         &inventory.display().to_string(),
         "--json",
+        &router,
     ]);
-    let report: Value = serde_json::from_slice(&out.stdout).expect("router status JSON");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "router status JSON: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     assert_eq!(report[0]["router"], router.as_str(), "{report}");
     assert_eq!(
         report[0]["status"]["health"]["upload"]["uploaded"].as_u64(),
