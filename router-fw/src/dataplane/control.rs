@@ -70,7 +70,7 @@ impl RouterControl {
         });
         health::report(&health::Readings {
             starts: self.starts.clone(),
-            disk_free_bytes: health::disk_free(dir).unwrap_or(0),
+            disk_free_bytes: crate::capture::statvfs_free_bytes(dir).unwrap_or(0),
             disk_min_free_bytes: self.config.capture.min_free_mib << 20,
             clock_synchronized: health::clock_synchronized(),
             clock_unix: wireguard::unix_now(),

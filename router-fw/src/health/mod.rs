@@ -98,21 +98,6 @@ fn uptime_s() -> u64 {
         .unwrap_or(0)
 }
 
-/// Free bytes on the file system holding `path`, as an unprivileged writer sees them.
-pub fn disk_free(path: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: a zeroed statvfs is a valid out-parameter; `c` is a NUL-terminated path.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // The field widths differ by target (32-bit `f_frsize` on 32-bit routers).
-    #[allow(clippy::useless_conversion)]
-    Ok(u64::from(s.f_bavail).saturating_mul(u64::from(s.f_frsize)))
-}
-
 /// Whether the kernel considers the clock synchronised (NTP has disciplined it):
 /// `adjtimex` answers `TIME_ERROR` while it is not.
 pub fn clock_synchronized() -> bool {

@@ -99,10 +99,3 @@ fn a_full_disk_a_wrong_clock_a_full_spool_and_failing_uploads_are_warnings() {
         "the wrong clock says it already"
     );
 }
-
-#[test]
-fn free_space_is_read_from_the_file_system() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    assert!(disk_free(dir.path()).expect("statvfs") > 0);
-    assert!(disk_free(&dir.path().join("missing")).is_err());
-}

@@ -161,9 +161,8 @@ impl Uploader {
 
     /// Uploads what is spooled until done or an attempt fails; returns how long to wait.
     async fn round(&mut self) -> Duration {
-        let mut pending = self.store.list();
-        pending.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-        for result in pending {
+        // `list` is oldest first.
+        for result in self.store.list() {
             match self.upload(&result).await {
                 Ok(()) => {
                     self.backoff.succeeded();
