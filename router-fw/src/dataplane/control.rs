@@ -46,7 +46,7 @@ pub struct RouterControl {
     /// This start, and what the previous run left.
     pub starts: crate::health::Starts,
     /// The uploader's state, when results are uploaded.
-    pub upload: Option<Arc<Mutex<crate::upload::UploadState>>>,
+    pub upload: Option<Arc<Mutex<matador_api::UploadHealth>>>,
 }
 
 impl RouterControl {
@@ -59,15 +59,10 @@ impl RouterControl {
             .dir
             .as_ref()
             .unwrap_or(&self.config.state_dir);
-        let upload = self.upload.as_ref().map(|u| {
-            let s = u.lock().map(|s| s.clone()).unwrap_or_default();
-            matador_api::UploadHealth {
-                uploaded: s.uploaded,
-                failures: s.failures,
-                last_error: s.last_error,
-                last_success: s.last_success,
-            }
-        });
+        let upload = self
+            .upload
+            .as_ref()
+            .map(|u| u.lock().map(|s| s.clone()).unwrap_or_default());
         health::report(&health::Readings {
             starts: self.starts.clone(),
             disk_free_bytes: crate::capture::statvfs_free_bytes(dir).unwrap_or(0),

@@ -163,7 +163,7 @@ fn start_upload(
     token: &str,
 ) -> (
     Option<UploadTask>,
-    Option<Arc<std::sync::Mutex<crate::upload::UploadState>>>,
+    Option<Arc<std::sync::Mutex<matador_api::UploadHealth>>>,
 ) {
     use crate::upload::{Backoff, Collector, Uploader};
     let Some(u) = &config.upload else {

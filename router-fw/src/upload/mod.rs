@@ -10,7 +10,7 @@ mod http;
 pub use http::{parse_answer, request_head, Ack, Answer, AnswerError, MAX_ANSWER};
 
 use crate::store::Store;
-use matador_api::ResultSummary;
+use matador_api::{ResultSummary, UploadHealth};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -87,19 +87,6 @@ impl Backoff {
     }
 }
 
-/// What the uploader reports (in the API's status and in logs).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UploadState {
-    /// Results uploaded and deleted since the daemon started.
-    pub uploaded: u64,
-    /// Failed attempts in a row (0 while the collector answers).
-    pub failures: u32,
-    /// The last failure, if the last attempt failed.
-    pub last_error: Option<String>,
-    /// When the last upload was acknowledged, Unix seconds (the router's clock).
-    pub last_success: Option<u64>,
-}
-
 /// The uploader: the store, where to, and as whom.
 pub struct Uploader {
     /// The spool.
@@ -112,8 +99,8 @@ pub struct Uploader {
     pub token: String,
     /// Waits between failed attempts.
     pub backoff: Backoff,
-    /// Shared with the status report.
-    pub state: Arc<Mutex<UploadState>>,
+    /// What it reports, shared with the status report (`/v1/status` shows it as is).
+    pub state: Arc<Mutex<UploadHealth>>,
 }
 
 /// Why one upload failed.
@@ -258,7 +245,7 @@ impl Uploader {
     }
 }
 
-fn lock(state: &Mutex<UploadState>) -> std::sync::MutexGuard<'_, UploadState> {
+fn lock(state: &Mutex<UploadHealth>) -> std::sync::MutexGuard<'_, UploadHealth> {
     state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
