@@ -44,6 +44,8 @@ async fn start_tunnel(
 
 /// Runs the data plane until SIGTERM or SIGINT, then removes everything it made.
 pub async fn run(config: RouterConfig) -> Result<()> {
+    // First of all: a daemon that keeps failing while it comes up is the crash loop to count.
+    let starts = crate::health::record_start(&config.state_dir);
     std::fs::create_dir_all(config.run_dir.join("pids")).context("run directory")?;
     kill_leftovers(&config.run_dir);
     let token = std::fs::read_to_string(&config.token_file)
@@ -101,7 +103,6 @@ pub async fn run(config: RouterConfig) -> Result<()> {
             return Err(e);
         }
     };
-    let starts = crate::health::record_start(&config.state_dir);
     let (stop_upload, upload) = start_upload(&config, &store, &token);
     let (commands, mut orders) = mpsc::channel(4);
     let control = RouterControl {

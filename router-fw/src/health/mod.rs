@@ -72,7 +72,9 @@ pub fn record_start(state_dir: &Path) -> Starts {
     let path = starts_file(state_dir);
     let record = std::fs::read_to_string(&path).unwrap_or_default();
     let updated = append_start(&record, &boot_id, uptime);
-    if let Err(e) = crate::store::atomic::write_file(state_dir, "starts", updated.as_bytes()) {
+    let written = std::fs::create_dir_all(state_dir)
+        .and_then(|()| crate::store::atomic::write_file(state_dir, "starts", updated.as_bytes()));
+    if let Err(e) = written {
         tracing::warn!(file = %path.display(), error = %e, "cannot record this start");
     }
     let crash = crash_file(state_dir);
