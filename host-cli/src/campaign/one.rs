@@ -1,9 +1,9 @@
 //! One measurement, start to finish: each router's AP to its vantage node, both phones
 //! prepared, both routers capturing, the apps launched and the messages sent with the
 //! app's timers, the captures stopped, the routers' results (flows and endpoints, the
-//! application and network paths) fetched, checked, kept and acknowledged, the phones
-//! cleaned. Any failure ends the attempt with an error that says which step; the phones are
-//! cleaned either way.
+//! application and network paths) fetched, checked, kept and acknowledged, each capture run
+//! through the privacy pass, the phones cleaned. Any failure ends the attempt with an error
+//! that says which step; the phones are cleaned either way.
 
 use super::record::{self, SideResults};
 use super::runner::lock;
@@ -12,6 +12,7 @@ use crate::analysis::schema::{Measurement, VantageNode as RecordNode};
 use crate::phone::{
     AdbTarget, Clock, Conversation, Phone, PhonePlan, Prepared, SystemClock, Timing, WifiPlan,
 };
+use crate::privacy::PrivacyPass;
 use crate::spec::{AppSpec, PlannedMeasurement, RouterConnection, RunKind, VantageNode};
 use anyhow::{anyhow, Context, Result};
 use matador_api::client::RouterClient;
@@ -50,6 +51,8 @@ pub struct Ctx<'a> {
     pub processing_limit: Duration,
     /// Longest wait for a phone that dropped off ADB to come back.
     pub phone_wait: Duration,
+    /// The privacy pass, run over each fetched capture.
+    pub privacy: &'a PrivacyPass,
 }
 
 /// Runs one attempt; returns the record for the analysis.
@@ -148,6 +151,7 @@ async fn measure<'s>(
             windows,
             trace_peer: Some(other.address),
             rules: Some(rules.clone()),
+            device: None,
         };
         side.client
             .start_measurement(&start)
@@ -204,6 +208,7 @@ async fn measure<'s>(
             .await
             .with_context(|| format!("router {}: processing", side.router.name))?;
         let mut got = SideResults::default();
+        let mut capture = None;
         for id in &m.results {
             let r = side
                 .client
@@ -221,6 +226,12 @@ async fn measure<'s>(
                 .acknowledge(id, &r.sha256)
                 .await
                 .with_context(|| format!("router {}: acknowledging {id}", side.router.name))?;
+            if kind == "capture" {
+                capture = Some(r.bytes);
+            }
+        }
+        if let Some(bytes) = capture {
+            privacy_pass(ctx, plan, app, (side, label), &bytes);
         }
         results.push(got);
     }
@@ -236,6 +247,29 @@ async fn measure<'s>(
         (record_node(node_a), record_node(node_b)),
         (&ra, &rb),
     ))
+}
+
+/// The privacy pass over a side's capture (findings beside the screenshots and in the
+/// store). Its failure is logged, not the measurement's: the capture itself is kept.
+fn privacy_pass(
+    ctx: &Ctx<'_>,
+    plan: &PlannedMeasurement,
+    app: &AppSpec,
+    (side, label): (&Side, &str),
+    capture: &[u8],
+) {
+    let router = &side.router.name;
+    match ctx
+        .privacy
+        .run(&plan.id, label, router, &app.package, capture, &ctx.dir)
+    {
+        Ok(r) => {
+            tracing::info!(measurement = %plan.id, side = label, flows = r.flows.len(), "privacy pass done")
+        }
+        Err(e) => {
+            tracing::warn!(measurement = %plan.id, side = label, error = %e, "privacy pass failed")
+        }
+    }
 }
 
 /// Waits until a side's phone answers over ADB: a phone that dropped off (crash, reboot,

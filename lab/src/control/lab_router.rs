@@ -61,6 +61,7 @@ pub fn routerd_config(
     dir: &Path,
     vantage: Option<&Path>,
     management_tunnel: Option<&Path>,
+    ingress: Option<&LabIngress>,
 ) -> String {
     let mut c = String::new();
     let _ = writeln!(
@@ -99,7 +100,49 @@ pub fn routerd_config(
     if let Some(v) = vantage {
         let _ = writeln!(c, "    vantage: {}", v.display());
     }
+    if let (Some(i), Some(subnet)) = (ingress, r.ap.ingress) {
+        let _ = writeln!(c, "  - name: {}", ingress_ap(&node.name));
+        let _ = writeln!(c, "    interface: {}", ingress_interface(&node.name));
+        let _ = writeln!(c, "    subnet: {subnet}");
+        let _ = writeln!(c, "    country: {}", node.country);
+        let _ = writeln!(c, "    vantage: {}", i.vantage.display());
+        let _ = writeln!(c, "    ingress:");
+        let _ = writeln!(c, "      listen_port: {INGRESS_PORT}");
+        let _ = writeln!(c, "      private_key: {}", i.private_key.display());
+    }
     c
+}
+
+/// UDP port of a lab router's WireGuard ingress.
+pub const INGRESS_PORT: u16 = 51821;
+
+/// The files of a lab router's ingress: its key, and its own tunnel to the vantage node.
+pub struct LabIngress {
+    /// The ingress's private key (`wg genkey`).
+    pub private_key: PathBuf,
+    /// The wg-quick file of the ingress AP's tunnel to the vantage node.
+    pub vantage: PathBuf,
+}
+
+/// The router API's name of a lab router's ingress AP.
+pub fn ingress_ap(router: &str) -> String {
+    format!("{router}-in")
+}
+
+/// The ingress interface of a lab router: unique across the lab (shared UAPI sockets).
+pub fn ingress_interface(router: &str) -> String {
+    format!("wi-{router}")
+}
+
+/// A fresh WireGuard private key from `wg genkey`.
+fn genkey() -> std::io::Result<String> {
+    let out = Command::new("wg").arg("genkey").output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(
+            "`wg genkey` failed (install wireguard-tools)",
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The management tunnel's interface of a lab router: unique across the lab, since
@@ -178,10 +221,35 @@ pub fn start(
         None => None,
     };
     let mgmt = enroll_management(state, node, r, &rdir)?;
+    // The ingress has its own tunnel (its own peer on the vantage node), as a second AP would.
+    let ingress = match (&r.vantage, r.ap.ingress) {
+        (Some(vp), Some(_)) => {
+            let peer = register_peer(state, vp, None)?;
+            let idir = rdir.join("ingress");
+            std::fs::create_dir_all(&idir).map_err(io(&node.name))?;
+            let vantage = idir.join(format!("{vp}.conf"));
+            write_private(&vantage, &peer.wg_quick).map_err(io(&node.name))?;
+            let private_key = idir.join("ingress.key");
+            write_private(&private_key, &(genkey().map_err(io(&node.name))? + "\n"))
+                .map_err(io(&node.name))?;
+            Some(LabIngress {
+                private_key,
+                vantage,
+            })
+        }
+        _ => None,
+    };
     let config = rdir.join("routerd.yaml");
     std::fs::write(
         &config,
-        routerd_config(node, r, &rdir, vantage.as_deref(), mgmt.as_deref()),
+        routerd_config(
+            node,
+            r,
+            &rdir,
+            vantage.as_deref(),
+            mgmt.as_deref(),
+            ingress.as_ref(),
+        ),
     )
     .map_err(io(&node.name))?;
     let _ = std::fs::remove_file(rdir.join("run").join(READY_FILE));
@@ -254,7 +322,9 @@ mod tests {
             Path::new("/run/x"),
             Some(Path::new("/run/x/vantage.conf")),
             Some(Path::new("/run/x/mgmt.conf")),
+            None,
         );
+        assert!(!text.contains("ingress"), "{text}");
         assert!(
             text.contains("radio: simulated\n") && text.contains("wireguard: userspace\n"),
             "{text}"
@@ -272,5 +342,18 @@ mod tests {
         );
         assert_eq!(token().len(), 48);
         assert_ne!(token(), token());
+        // With an ingress: a second AP on the WireGuard interface, with its own tunnel.
+        let mut with = r.clone();
+        with.ap.ingress = Some("10.78.0.0/24".parse().expect("net"));
+        let files = LabIngress {
+            private_key: "/run/x/ingress/ingress.key".into(),
+            vantage: "/run/x/ingress/vp.conf".into(),
+        };
+        let text = routerd_config(node, &with, Path::new("/run/x"), None, None, Some(&files));
+        let want = format!(
+            "  - name: {0}-in\n    interface: wi-{0}\n    subnet: 10.78.0.0/24\n    country: {1}\n    vantage: /run/x/ingress/vp.conf\n    ingress:\n      listen_port: 51821\n      private_key: /run/x/ingress/ingress.key\n",
+            node.name, node.country
+        );
+        assert!(text.ends_with(&want), "{text}");
     }
 }

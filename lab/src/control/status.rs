@@ -132,6 +132,21 @@ pub struct LabRouterStatus {
     pub api_token_file: PathBuf,
     /// File with the SHA-256 fingerprint of the API's certificate (to pin).
     pub api_fingerprint_file: PathBuf,
+    /// Its WireGuard ingress, if it has one: the AP's name in the router API, and the
+    /// endpoint phones dial (`<uplink address>:<port>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressStatus>,
+}
+
+/// A lab router's WireGuard ingress.
+#[derive(Debug, Serialize)]
+pub struct IngressStatus {
+    /// The ingress AP's name in the router API.
+    pub ap: String,
+    /// Its subnet.
+    pub subnet: String,
+    /// Where phones send their WireGuard packets.
+    pub endpoint: String,
 }
 
 /// One emulated phone.
@@ -255,6 +270,14 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
                     api_fingerprint_file: super::lab_router::router_dir(dir, &n.name)
                         .join("state")
                         .join("api-fingerprint"),
+                    ingress: ap
+                        .ingress
+                        .zip(plan.public_addr(i))
+                        .map(|(net, addr)| IngressStatus {
+                            ap: super::lab_router::ingress_ap(&n.name),
+                            subnet: net.to_string(),
+                            endpoint: format!("{addr}:{}", super::lab_router::INGRESS_PORT),
+                        }),
                 })
             }
             NodeRole::Phone(p) => s.phones.push(PhoneStatus {

@@ -24,6 +24,9 @@ pub struct AccessPoint {
     pub passphrase: String,
     /// Subnet handed out over DHCP; the router is its first host address.
     pub subnet: Ipv4Net,
+    /// Subnet of the router's WireGuard ingress (phones anywhere join as peers), if it has one.
+    #[serde(default)]
+    pub ingress: Option<Ipv4Net>,
 }
 
 /// A rectangle on the phone's screen, in pixels.
@@ -117,10 +120,28 @@ pub(super) fn check_ap(ap: &AccessPointDef) -> Result<AccessPoint, Positioned> {
             format!("access point subnet {subnet} must be RFC 1918 (10/8, 172.16/12, 192.168/16) and /29 or larger"),
         ));
     }
+    let ingress = match &ap.ingress {
+        Some(i) => {
+            let net = i.value.trunc();
+            if !net.addr().is_private()
+                || net.prefix_len() > 29
+                || net.contains(&subnet.addr())
+                || subnet.contains(&net.addr())
+            {
+                return Err((
+                    pos(i),
+                    format!("ingress subnet {net} must be RFC 1918, /29 or larger, and apart from {subnet}"),
+                ));
+            }
+            Some(net)
+        }
+        None => None,
+    };
     Ok(AccessPoint {
         ssid: ssid.clone(),
         passphrase: psk.clone(),
         subnet,
+        ingress,
     })
 }
 

@@ -202,6 +202,10 @@ pub struct AccessPointDef {
     pub passphrase: Spanned<String>,
     /// RFC 1918 subnet handed out over DHCP; the router takes its first address.
     pub subnet: Spanned<Ipv4Net>,
+    /// A WireGuard ingress beside the Wi-Fi, with this subnet: phones anywhere join it as
+    /// peers (`matador-host phone enroll`); it tunnels to the same vantage node.
+    #[serde(default)]
+    pub ingress: Option<Spanned<Ipv4Net>>,
 }
 
 /// An emulated Android phone.

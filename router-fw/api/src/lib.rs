@@ -14,6 +14,7 @@ pub mod client;
 mod digest;
 #[cfg(feature = "identity")]
 pub mod identity;
+mod ingress;
 mod measurement;
 mod results;
 mod status;
@@ -21,6 +22,7 @@ mod vantage;
 mod wg_quick;
 
 pub use check::{check_id, check_result_id, Invalid, MAX_ID_LEN, MAX_RESULT_ID_LEN};
+pub use ingress::{check_device_name, AddPeer, DeviceData, Ingress, IngressPeer, MAX_DEVICE_LEN};
 pub use measurement::{
     MeasurementState, MeasurementStatus, StartMeasurement, StopMeasurement, Windows,
     MAX_DURATION_S, MAX_MESSAGES,

@@ -42,6 +42,11 @@ pub struct StartMeasurement {
     /// noise baseline. Default: only DNS to the resolver is dropped.
     #[serde(default)]
     pub rules: Option<String>,
+    /// The device measured, on an AP that serves several (a WireGuard ingress): only its
+    /// traffic is captured and its results are attributed to it. Absent: the AP's only
+    /// phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// Longest rules text accepted.
@@ -115,6 +120,9 @@ impl StartMeasurement {
     pub fn validate(&self) -> Result<(), Invalid> {
         check_id("id", &self.id)?;
         check_id("ap", &self.ap)?;
+        if let Some(d) = &self.device {
+            crate::check_device_name(d).map_err(|e| Invalid::new("device", e))?;
+        }
         if self.app.is_empty() || self.app.len() > MAX_APP_LEN {
             return Err(Invalid::new(
                 "app",
@@ -205,6 +213,7 @@ mod tests {
             windows: Windows::default(),
             trace_peer: Some("198.51.100.7".parse().unwrap()),
             rules: None,
+            device: None,
         }
     }
 

@@ -46,6 +46,10 @@ pub struct ResultSummary {
     pub created: u64,
     /// SHA-256 of its bytes, lowercase hex; the host checks it before acknowledging.
     pub sha256: String,
+    /// The ingress device whose traffic it holds; absent for an AP's measurement and from
+    /// routers older than the ingress, so both still parse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// `GET /v1/results`: what is stored, and how full the store is.
@@ -98,5 +102,22 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(serde_json::from_str::<ResultKind>(&json).unwrap(), kind);
         }
+    }
+
+    #[test]
+    fn a_summary_without_a_device_parses_and_is_written_without_one() {
+        let old = r#"{"id":"m1.log","measurement":"m1","kind":"log","size":3,"created":7,
+            "sha256":"00"}"#;
+        let summary: ResultSummary = serde_json::from_str(old).unwrap();
+        assert_eq!(summary.device, None);
+        let json = serde_json::to_value(&summary).unwrap();
+        assert!(json.get("device").is_none(), "{json}");
+        let with = ResultSummary {
+            device: Some("pixel".into()),
+            ..summary
+        };
+        let back: ResultSummary =
+            serde_json::from_str(&serde_json::to_string(&with).unwrap()).unwrap();
+        assert_eq!(back, with);
     }
 }

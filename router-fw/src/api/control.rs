@@ -3,7 +3,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use matador_api::{MeasurementStatus, RouterStatus, StartMeasurement, StopMeasurement, WgPeer};
+use matador_api::{
+    AddPeer, Ingress, IngressPeer, MeasurementStatus, RouterStatus, StartMeasurement,
+    StopMeasurement, WgPeer,
+};
 
 /// What a [`Control`] call returns: a boxed future, so the trait stays object-safe
 /// (`Arc<dyn Control>`) without a macro crate.
@@ -34,6 +37,21 @@ pub trait Control: Send + Sync + 'static {
 
     /// Measurement `id`, running or finished. Unknown: [`ControlError::UnknownMeasurement`].
     fn measurement(&self, id: String) -> ControlFuture<'_, MeasurementStatus>;
+
+    /// The router's WireGuard ingresses and their peers.
+    fn ingress(&self) -> ControlFuture<'_, Vec<Ingress>>;
+
+    /// Enrols a phone on ingress `ap` (the same peer again is no change). Not an ingress:
+    /// [`ControlError::UnknownAp`]; name, key or address taken: [`ControlError::Conflict`].
+    fn add_ingress_peer(
+        &self,
+        ap: String,
+        device: String,
+        peer: AddPeer,
+    ) -> ControlFuture<'_, IngressPeer>;
+
+    /// Removes a phone from ingress `ap` at once: monitoring of it stops.
+    fn remove_ingress_peer(&self, ap: String, device: String) -> ControlFuture<'_, ()>;
 }
 
 /// Why the daemon refused or failed a call; each maps to one HTTP status.

@@ -23,6 +23,7 @@
 mod auth;
 mod body;
 mod control;
+mod devices;
 mod routes;
 mod server;
 mod tls;

@@ -43,6 +43,15 @@ pub fn router(app: App, token: Token, max_body_bytes: usize, request_timeout: Du
             "/v1/results/{id}",
             get(fetch_result).delete(acknowledge_result),
         )
+        .route("/v1/ingress", get(super::devices::ingress))
+        .route(
+            "/v1/ingress/{ap}/peers/{device}",
+            put(super::devices::add_peer).delete(super::devices::remove_peer),
+        )
+        .route(
+            "/v1/devices/{device}/results",
+            get(super::devices::results).delete(super::devices::forget),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies sent chunked are cut while they are read; announced ones are refused at once.
@@ -69,7 +78,7 @@ impl Failure {
         }
     }
 
-    fn internal(detail: impl Into<String>) -> Self {
+    pub(super) fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
     }
 }
@@ -144,7 +153,7 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
 /// A JSON request body of type `T`; a body that is not valid JSON for `T` is a 400 naming
 /// the line, column and field.
-pub struct JsonBody<T>(T);
+pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Failure;
@@ -184,7 +193,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
     Ok(value)
 }
 
-fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Failure> {
+pub(super) fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, Failure> {
     path.map(|Path(p)| p)
         .map_err(|r| Failure::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text()))
 }
@@ -196,7 +205,7 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Failure> {
 }
 
 /// Runs blocking store work off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Failure> {
     match tokio::task::spawn_blocking(work).await {

@@ -1,6 +1,7 @@
 //! Which frames belong to the phone: its MAC address on the Ethernet header, or one of its IP
 //! addresses in an IPv4/IPv6 header, an ARP packet or an IPv6 neighbour solicitation/advert.
 
+use matador_probe::flows::LinkType;
 use std::net::IpAddr;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -30,6 +31,22 @@ impl PhoneFilter {
     /// True when the filter keeps every frame.
     pub fn is_empty(&self) -> bool {
         self.mac.is_none() && self.addresses.is_empty()
+    }
+
+    /// True when a frame of this link type is to or from the phone: Ethernet, or bare IP
+    /// (a WireGuard interface, where only the addresses can match).
+    pub fn matches_link(&self, link: LinkType, frame: &[u8]) -> bool {
+        if link != LinkType::RAW {
+            return self.matches(frame);
+        }
+        if self.is_empty() {
+            return true;
+        }
+        match frame.first().map(|v| v >> 4) {
+            Some(4) => self.ipv4_matches(frame),
+            Some(6) => self.ipv6_matches(frame),
+            _ => false,
+        }
     }
 
     /// True when an Ethernet frame is to or from the phone (no allocation, never panics).

@@ -48,6 +48,7 @@ impl Capture {
             spool,
             filter: config.filter,
             snaplen: config.spool.snaplen as usize,
+            link: config.spool.link,
             sink,
             stop: stop.clone(),
         };
@@ -95,6 +96,7 @@ struct Worker {
     spool: Spool,
     filter: PhoneFilter,
     snaplen: usize,
+    link: LinkType,
     sink: PacketSink,
     stop: Arc<AtomicBool>,
 }
@@ -107,7 +109,7 @@ impl Worker {
                 Ok(frame) => {
                     let timestamp_ns = now_ns();
                     seen += 1;
-                    if !self.filter.matches(frame) {
+                    if !self.filter.matches_link(self.link, frame) {
                         continue;
                     }
                     kept += 1;
@@ -116,7 +118,7 @@ impl Worker {
                     self.spool.write(timestamp_ns, data, wire_len);
                     (self.sink)(&Packet {
                         timestamp_ns,
-                        link: LinkType::ETHERNET,
+                        link: self.link,
                         wire_len,
                         data,
                     });

@@ -28,6 +28,8 @@ pub struct SpoolConfig {
     pub total_limit_bytes: u64,
     /// Writing stops before the free space of `dir`'s filesystem would drop below this.
     pub min_free_bytes: u64,
+    /// What the frames start with: Ethernet, or bare IP on a WireGuard interface.
+    pub link: LinkType,
 }
 
 impl SpoolConfig {
@@ -40,6 +42,7 @@ impl SpoolConfig {
             file_limit_bytes: 32 << 20,
             total_limit_bytes: 512 << 20,
             min_free_bytes: 16 << 20,
+            link: LinkType::ETHERNET,
         }
     }
 }
@@ -262,7 +265,7 @@ impl Spool {
             .open(&path)
             .and_then(|f| {
                 let out = BufWriter::with_capacity(WRITE_BUFFER, f);
-                PcapngWriter::new(out, LinkType::ETHERNET, self.config.snaplen, &self.if_name)
+                PcapngWriter::new(out, self.config.link, self.config.snaplen, &self.if_name)
             });
         match opened {
             Ok(writer) => {

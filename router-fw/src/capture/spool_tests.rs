@@ -17,6 +17,7 @@ fn config(dir: &Path, file_limit: u64, total: u64) -> SpoolConfig {
         file_limit_bytes: file_limit,
         total_limit_bytes: total,
         min_free_bytes: 0,
+        link: LinkType::ETHERNET,
     }
 }
 

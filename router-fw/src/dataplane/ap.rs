@@ -98,6 +98,33 @@ pub fn dnsmasq_conf(
     c
 }
 
+/// dnsmasq for a WireGuard ingress: no DHCP (a peer's address is in its profile), only a
+/// DNS forwarder on the gateway that sends every query, uncached, to the vantage node's
+/// resolver through the AP's tunnel (bound to the tunnel, so it never takes the uplink).
+/// The phones' profiles name the gateway, so they need no change when the vantage node does.
+pub fn dnsmasq_ingress_conf(ap: &ApConfig, resolver: Option<Ipv4Addr>, log: &Path) -> String {
+    let mut c = String::new();
+    let _ = writeln!(c, "# dnsmasq of MATAdOR ingress {} (generated)", ap.name);
+    for line in [
+        "no-resolv",
+        "no-hosts",
+        "bind-interfaces",
+        "cache-size=0",
+        "user=root",
+        "pid-file=",
+    ] {
+        let _ = writeln!(c, "{line}");
+    }
+    let _ = writeln!(c, "interface={}", ap.interface);
+    let _ = writeln!(c, "listen-address={}", ap.gateway());
+    // No vantage node yet: no upstream, so queries are refused rather than leaked.
+    if let Some(r) = resolver {
+        let _ = writeln!(c, "server={r}@{}", ap.tunnel_interface());
+    }
+    let _ = writeln!(c, "log-facility={}", log.display());
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +139,7 @@ mod tests {
             subnet: "10.77.1.0/24".parse().expect("net"),
             country: "CH".into(),
             vantage: None,
+            ingress: None,
         }
     }
 
@@ -189,5 +217,18 @@ mod tests {
         );
         let none = dnsmasq_conf(&ap(), None, Path::new("/run/l"), Path::new("/run/log"));
         assert!(none.contains("dhcp-option=option:dns-server\n"));
+    }
+
+    #[test]
+    fn an_ingress_forwards_dns_through_its_tunnel_and_serves_no_dhcp() {
+        let mut a = ap();
+        a.interface = "wg-in".into();
+        let c = dnsmasq_ingress_conf(&a, Some(Ipv4Addr::new(100, 64, 3, 1)), Path::new("/l"));
+        assert!(c.contains("server=100.64.3.1@wg-ap0\n"), "{c}");
+        assert!(c.contains("listen-address=10.77.1.1\n"));
+        assert!(!c.contains("dhcp"), "{c}");
+        assert!(!c.contains("port=0"), "{c}");
+        let none = dnsmasq_ingress_conf(&a, None, Path::new("/l"));
+        assert!(!none.contains("server="), "{none}");
     }
 }

@@ -35,11 +35,13 @@ pub enum WireguardBackend {
 pub struct ApConfig {
     /// Short name (also names the tunnel interface `wg-<name>`).
     pub name: String,
-    /// Network name.
+    /// Network name (Wi-Fi only).
+    #[serde(default)]
     pub ssid: String,
-    /// WPA2 passphrase.
+    /// WPA2 passphrase (Wi-Fi only).
+    #[serde(default)]
     pub passphrase: String,
-    /// Interface of the radio.
+    /// Interface of the radio, or the WireGuard ingress interface the daemon makes.
     pub interface: String,
     /// RFC 1918 subnet; the router takes its first host address.
     pub subnet: Ipv4Net,
@@ -49,6 +51,35 @@ pub struct ApConfig {
     /// A `wg-quick` file with the vantage node this AP tunnels to (can be set later over the API).
     #[serde(default)]
     pub vantage: Option<PathBuf>,
+    /// Not a radio but a WireGuard ingress: phones anywhere (cellular too) join as peers with
+    /// the WireGuard app's always-on profile, and their traffic takes the same tunnel,
+    /// capture and traces as a Wi-Fi phone's.
+    #[serde(default)]
+    pub ingress: Option<Ingress>,
+}
+
+/// A WireGuard ingress: the interface phones connect to as peers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ingress {
+    /// UDP port it listens on (every address of the router).
+    #[serde(default = "default_ingress_port")]
+    pub listen_port: u16,
+    /// File with the interface's private key (base64, as `wg genkey` writes it).
+    pub private_key: PathBuf,
+    /// Phones known from the configuration; `matador-host phone enroll` adds more over the
+    /// API (kept in the state directory).
+    #[serde(default)]
+    pub peers: Vec<IngressPeerConfig>,
+}
+
+/// One phone of an ingress: its name, WireGuard key and address (the API's type: what the
+/// configuration lists and what `phone enroll` adds are the same thing).
+pub use matador_api::IngressPeer as IngressPeerConfig;
+
+/// The ingress port when none is given (next to WireGuard's usual 51820).
+fn default_ingress_port() -> u16 {
+    51821
 }
 
 /// An AP's country when none is given: "00", the world regulatory domain.
@@ -305,6 +336,7 @@ impl RouterConfig {
             }
             seen.push(ap);
         }
+        super::ingress::check_backend(self).map_err(|m| bad("-", m))?;
         if let Some(m) = &self.management_tunnel {
             if m.interface.is_empty()
                 || m.interface.len() > 15
@@ -345,6 +377,10 @@ pub fn check_ap(ap: &ApConfig) -> Result<(), String> {
     if !name_ok {
         return Err("name: 1 to 12 characters a-z, 0-9, '-' (it names wg-<name>)".into());
     }
+    if let Some(ingress) = &ap.ingress {
+        check_common(ap)?;
+        return super::ingress::check(ap, ingress);
+    }
     if ap.ssid.is_empty() || ap.ssid.len() > 32 || ap.ssid.chars().any(char::is_control) {
         return Err("SSID must be 1 to 32 bytes without control characters".into());
     }
@@ -353,6 +389,11 @@ pub fn check_ap(ap: &ApConfig) -> Result<(), String> {
     {
         return Err("a WPA2 passphrase is 8 to 63 printable ASCII characters".into());
     }
+    check_common(ap)
+}
+
+/// What every AP needs, Wi-Fi or ingress: an interface name, a private subnet, a country.
+fn check_common(ap: &ApConfig) -> Result<(), String> {
     if ap.interface.is_empty() || ap.interface.len() > 15 || ap.interface.contains(['/', ' ']) {
         return Err(format!("`{}` is not an interface name", ap.interface));
     }
@@ -375,6 +416,11 @@ impl ApConfig {
             .hosts()
             .next()
             .unwrap_or_else(|| self.subnet.network())
+    }
+
+    /// Whether phones join this AP over WireGuard rather than Wi-Fi.
+    pub fn is_ingress(&self) -> bool {
+        self.ingress.is_some()
     }
 
     /// The tunnel interface of this AP.

@@ -39,6 +39,8 @@ pub struct RouterControl {
     pub commands: mpsc::Sender<PlaneCommand>,
     /// Stations hostapd reports associated, per AP (radio `hostapd` only).
     pub associated: Vec<Arc<super::stations::Associated>>,
+    /// Each AP's ingress peers (empty for Wi-Fi APs), index for index with the APs.
+    pub ingress: Vec<super::ingress::Peers>,
     /// Measurements, running and finished.
     pub measurements: Arc<crate::measure::Measurements>,
     /// The result store (the upload spool).
@@ -305,6 +307,23 @@ impl Control for RouterControl {
 
     fn measurement(&self, id: String) -> ControlFuture<'_, MeasurementStatus> {
         Box::pin(async move { self.measurements.get(&id) })
+    }
+
+    fn ingress(&self) -> ControlFuture<'_, Vec<matador_api::Ingress>> {
+        Box::pin(self.list_ingress())
+    }
+
+    fn add_ingress_peer(
+        &self,
+        ap: String,
+        device: String,
+        peer: matador_api::AddPeer,
+    ) -> ControlFuture<'_, matador_api::IngressPeer> {
+        Box::pin(async move { self.enrol(&ap, device, peer).await })
+    }
+
+    fn remove_ingress_peer(&self, ap: String, device: String) -> ControlFuture<'_, ()> {
+        Box::pin(async move { self.unenrol(&ap, &device).await })
     }
 }
 

@@ -119,16 +119,28 @@ pub fn batch(aps: &[ApConfig], api: Option<&ApiFence>) -> Result<FinalizedBatch,
         closed.add_expr(&nft_expr!(verdict drop));
         batch.add(&closed, MsgType::Add);
 
-        // To the router itself: DHCP only; the management side is out of reach.
-        let mut dhcp = Rule::new(&input);
-        dhcp.add_expr(&nft_expr!(meta iifname));
-        dhcp.add_expr(&nft_expr!(cmp == &radio));
-        dhcp.add_expr(&nft_expr!(meta l4proto));
-        dhcp.add_expr(&nft_expr!(cmp == libc::IPPROTO_UDP as u8));
-        dhcp.add_expr(&nft_expr!(payload udp dport));
-        dhcp.add_expr(&nft_expr!(cmp == 67u16.to_be()));
-        dhcp.add_expr(&nft_expr!(verdict accept));
-        batch.add(&dhcp, MsgType::Add);
+        // To the router itself: DHCP only (an ingress: its DNS forwarder only, as its
+        // phones get no DHCP); the management side is out of reach.
+        let services: &[(u8, u16)] = if ap.is_ingress() {
+            &[(libc::IPPROTO_UDP as u8, 53), (libc::IPPROTO_TCP as u8, 53)]
+        } else {
+            &[(libc::IPPROTO_UDP as u8, 67)]
+        };
+        for &(proto, port) in services {
+            let mut allow = Rule::new(&input);
+            allow.add_expr(&nft_expr!(meta iifname));
+            allow.add_expr(&nft_expr!(cmp == &radio));
+            allow.add_expr(&nft_expr!(meta l4proto));
+            allow.add_expr(&nft_expr!(cmp == proto));
+            if proto == libc::IPPROTO_TCP as u8 {
+                allow.add_expr(&nft_expr!(payload tcp dport));
+            } else {
+                allow.add_expr(&nft_expr!(payload udp dport));
+            }
+            allow.add_expr(&nft_expr!(cmp == port.to_be()));
+            allow.add_expr(&nft_expr!(verdict accept));
+            batch.add(&allow, MsgType::Add);
+        }
         let mut fence = Rule::new(&input);
         fence.add_expr(&nft_expr!(meta iifname));
         fence.add_expr(&nft_expr!(cmp == &radio));

@@ -92,6 +92,7 @@ fn ap0() -> ApConfig {
         subnet: "10.77.1.0/24".parse().expect("subnet"),
         country: "CH".into(),
         vantage: None,
+        ingress: None,
     }
 }
 

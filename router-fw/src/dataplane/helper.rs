@@ -15,6 +15,8 @@ pub(super) enum TunnelOf {
     Ap(usize),
     /// The management tunnel to the controller.
     Management,
+    /// The WireGuard ingress of AP `i` (phones are its peers).
+    Ingress(usize),
 }
 
 /// A supervised helper process.

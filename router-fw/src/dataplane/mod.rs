@@ -3,12 +3,17 @@
 //! tunnels. `run` brings it up, watches it, and takes it down again on SIGTERM.
 
 pub mod ap;
+mod ap_up;
 pub mod config;
 pub mod control;
+mod control_ingress;
 pub mod firewall;
 #[cfg(test)]
 mod firewall_tests;
 mod helper;
+pub mod ingress;
+#[cfg(test)]
+mod ingress_tests;
 pub mod management;
 pub mod mss;
 pub mod netlink;

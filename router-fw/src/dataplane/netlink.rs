@@ -120,6 +120,25 @@ pub async fn set_net_route(handle: &Handle, net: Ipv4Net, index: u32) -> Result<
     replace_device_route(handle, route, index, format!("route to {net}")).await
 }
 
+/// Adds (or replaces) a route to `net` out of `index` in routing table `table`.
+pub async fn set_table_net_route(
+    handle: &Handle,
+    table: u32,
+    net: Ipv4Net,
+    index: u32,
+) -> Result<(), NetlinkError> {
+    let route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .table_id(table)
+        .destination_prefix(net.network(), net.prefix_len());
+    replace_device_route(
+        handle,
+        route,
+        index,
+        format!("route to {net} in table {table}"),
+    )
+    .await
+}
+
 /// Adds (or replaces) `route` as a device route out of `index`.
 async fn replace_device_route(
     handle: &Handle,

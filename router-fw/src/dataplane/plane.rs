@@ -3,13 +3,13 @@
 //! with its policy route, and dnsmasq. Helper processes are supervised and restarted; their
 //! pid files let a restart after kill -9 clean what the crashed run left.
 
-use super::ap::{dnsmasq_conf, hostapd_conf, uci_wifi_iface};
-use super::config::{ApConfig, Radio, RouterConfig};
+use super::ap_up::{bring_up, start_dnsmasq, start_tunnel, TABLE_BASE};
+use super::config::{Radio, RouterConfig};
 use super::control::{self, PlaneCommand, RouterControl};
-use super::helper::{kill_leftovers, wait_for, Helper, TunnelOf};
-use super::stations::{self, Associated};
+use super::helper::{kill_leftovers, Helper, TunnelOf};
+use super::stations::Associated;
 use super::wireguard::{self, TunnelPeer};
-use super::{firewall, management, netlink, tunnel, wireless};
+use super::{firewall, ingress, management, netlink, wireless};
 use crate::api::{ApiConfig, ApiServer};
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -17,30 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// First routing table and rule priority of the APs (AP `i` uses `BASE + i`).
-const TABLE_BASE: u32 = 1000;
 /// Room for results on the router before the host must fetch and acknowledge some.
 const RESULTS_CAP: u64 = 256 * 1024 * 1024;
 /// How often tunnels and helpers are checked.
 const WATCH_PERIOD: Duration = Duration::from_secs(5);
-
-/// Brings a tunnel up: interface, peer, address, and the AP's policy route into it.
-async fn start_tunnel(
-    h: &rtnetlink::Handle,
-    config: &RouterConfig,
-    i: usize,
-    ap: &ApConfig,
-    peer: &TunnelPeer,
-    helpers: &mut Vec<Helper>,
-) -> Result<()> {
-    let ifname = ap.tunnel_interface();
-    let index = tunnel::open(h, config, &ifname, peer, TunnelOf::Ap(i), helpers).await?;
-    let table = TABLE_BASE + i as u32;
-    netlink::set_default_route(h, table, index).await?;
-    netlink::set_source_rule(h, ap.subnet, table, table).await?;
-    tracing::info!(ap = %ap.name, tunnel = %ifname, endpoint = %peer.endpoint, table, "tunnel up");
-    Ok(())
-}
 
 /// Runs the data plane until SIGTERM or SIGINT, then removes everything it made.
 pub async fn run(config: RouterConfig) -> Result<()> {
@@ -78,7 +58,14 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         return Err(e);
     }
     let associated: Vec<Arc<Associated>> = config.aps.iter().map(|_| Arc::default()).collect();
-    let named = match bring_up(&h, &config, &mut helpers, &associated).await {
+    let ingress_peers = match ingress::load_all(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            take_down(&h, &config, &mut helpers).await;
+            return Err(e);
+        }
+    };
+    let named = match bring_up(&h, &config, &mut helpers, &associated, &ingress_peers).await {
         Ok(peers) => peers,
         Err(e) => {
             take_down(&h, &config, &mut helpers).await;
@@ -92,8 +79,12 @@ pub async fn run(config: RouterConfig) -> Result<()> {
     let opened = Store::open(config.state_dir.join("results"), RESULTS_CAP)
         .context("result store")
         .and_then(|store| {
-            let m = crate::measure::Measurements::open(&config, Arc::clone(&store))
-                .context("measurement records")?;
+            let m = crate::measure::Measurements::open(
+                &config,
+                Arc::clone(&store),
+                ingress_peers.clone(),
+            )
+            .context("measurement records")?;
             Ok((store, m))
         });
     let (store, measurements) = match opened {
@@ -114,6 +105,7 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         vantage: std::sync::Mutex::new(named),
         commands,
         associated,
+        ingress: ingress_peers.clone(),
         measurements: Arc::clone(&measurements),
     };
     for warning in control.health().warnings {
@@ -130,15 +122,13 @@ pub async fn run(config: RouterConfig) -> Result<()> {
     tracing::info!(router = %config.router, aps = config.aps.len(), "router up");
     // Supervisors (and the lab) wait for this file before sending phones our way.
     let _ = std::fs::write(config.run_dir.join("ready"), b"");
-    watch(
-        &h,
-        &config,
-        mgmt.as_ref(),
-        &mut peers,
-        &mut helpers,
-        &mut orders,
-    )
-    .await;
+    let mut plane = Watched {
+        mgmt: mgmt.as_ref(),
+        peers: &mut peers,
+        ingress: &ingress_peers,
+        helpers: &mut helpers,
+    };
+    watch(&h, &config, &mut plane, &mut orders).await;
     let _ = std::fs::remove_file(config.run_dir.join("ready"));
     let _ = stop_api.send(());
     let _ = api.await;
@@ -225,127 +215,18 @@ async fn start_api(
     }))
 }
 
-async fn bring_up(
-    h: &rtnetlink::Handle,
-    config: &RouterConfig,
-    helpers: &mut Vec<Helper>,
-    associated: &[Arc<Associated>],
-) -> Result<Vec<Option<(String, TunnelPeer)>>> {
-    let mut peers = Vec::new();
-    if config.radio == Radio::Uci {
-        let batch = wireless::add_batch(&config.aps, wireless::UCI_RADIO);
-        tokio::task::spawn_blocking(move || wireless::Tools::default().apply(&batch))
-            .await
-            .context("uci task")?
-            .context("applying the access points' wifi-iface sections")?;
-    }
-    for (i, ap) in config.aps.iter().enumerate() {
-        let dir = config.run_dir.join(&ap.name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
-        let index = wireless::ap_interface(h, config.radio, ap).await?;
-        netlink::set_up(h, &ap.interface).await?;
-        netlink::add_address(
-            h,
-            index,
-            ipnet::Ipv4Net::new(ap.gateway(), ap.subnet.prefix_len())?,
-        )
-        .await?;
-        let conf = dir.join("hostapd.conf");
-        std::fs::write(&conf, hostapd_conf(ap, &dir.join("hostapd")))?;
-        match config.radio {
-            Radio::Hostapd => {
-                let mut hostapd = Helper::new(
-                    &format!("hostapd {}", ap.name),
-                    "hostapd",
-                    &[conf.display().to_string()],
-                );
-                hostapd.start(&config.run_dir)?;
-                helpers.push(hostapd);
-                let socket = stations::control_socket(&dir.join("hostapd"), &ap.interface);
-                if wait_for(&socket).await.is_ok() {
-                    let associated = associated.get(i).cloned().unwrap_or_default();
-                    // One follower per AP for the daemon's whole life: keep its request
-                    // client open (dropping it could end the socket task), log on close.
-                    std::mem::forget(stations::follow(&ap.name, &socket, associated));
-                } else {
-                    tracing::warn!(ap = %ap.name, "hostapd made no control socket; stations come from DHCP leases");
-                }
-            }
-            // Applied above; kept beside the other generated files for inspection.
-            Radio::Uci => std::fs::write(
-                dir.join("wireless.uci"),
-                uci_wifi_iface(ap, wireless::UCI_RADIO),
-            )?,
-            Radio::Simulated => {}
-        }
-        let named = load_vantage(config, ap)?;
-        let peer = named.as_ref().map(|(_, p)| p.clone());
-        if let Some(peer) = &peer {
-            start_tunnel(h, config, i, ap, peer, helpers).await?;
-        }
-        helpers.push(start_dnsmasq(
-            config,
-            ap,
-            peer.as_ref().and_then(|p| p.dns),
-        )?);
-        peers.push(named);
-    }
-    Ok(peers)
-}
-
-/// Writes the AP's dnsmasq configuration and starts it.
-fn start_dnsmasq(
-    config: &RouterConfig,
-    ap: &ApConfig,
-    resolver: Option<std::net::Ipv4Addr>,
-) -> Result<Helper> {
-    let dir = config.run_dir.join(&ap.name);
-    let conf = dir.join("dnsmasq.conf");
-    std::fs::write(
-        &conf,
-        dnsmasq_conf(ap, resolver, &dir.join("leases"), &dir.join("dnsmasq.log")),
-    )?;
-    let mut dnsmasq = Helper::new(
-        &format!("dnsmasq {}", ap.name),
-        "dnsmasq",
-        &[
-            "--keep-in-foreground".into(),
-            format!("--conf-file={}", conf.display()),
-        ],
-    );
-    dnsmasq.start(&config.run_dir)?;
-    Ok(dnsmasq)
-}
-
-/// The AP's vantage node: the one set over the API (kept in the state directory) wins over
-/// the configuration file's.
-fn load_vantage(config: &RouterConfig, ap: &ApConfig) -> Result<Option<(String, TunnelPeer)>> {
-    let saved = config.state_dir.join(format!("vantage-{}.conf", ap.name));
-    let path = if saved.exists() {
-        Some(saved)
-    } else {
-        ap.vantage.clone()
-    };
-    let Some(path) = path else { return Ok(None) };
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("AP {}: {}", ap.name, path.display()))?;
-    let peer = matador_api::parse_wg_quick(&name, &text)
-        .map_err(|e| anyhow::anyhow!("AP {}: {}: {e}", ap.name, path.display()))?;
-    let tunnel = control::tunnel_peer(&peer)
-        .map_err(|e| anyhow::anyhow!("AP {}: {}: {e}", ap.name, path.display()))?;
-    Ok(Some((peer.name, tunnel)))
+/// What the watch loop keeps alive.
+struct Watched<'a> {
+    mgmt: Option<&'a management::Management>,
+    peers: &'a mut [Option<TunnelPeer>],
+    ingress: &'a [ingress::Peers],
+    helpers: &'a mut Vec<Helper>,
 }
 
 async fn watch(
     h: &rtnetlink::Handle,
     config: &RouterConfig,
-    mgmt: Option<&management::Management>,
-    peers: &mut [Option<TunnelPeer>],
-    helpers: &mut Vec<Helper>,
+    plane: &mut Watched<'_>,
     orders: &mut mpsc::Receiver<PlaneCommand>,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
@@ -361,12 +242,12 @@ async fn watch(
         tokio::select! {
             _ = term.recv() => return,
             _ = int.recv() => return,
-            _ = tick.tick() => check(h, config, mgmt, peers, helpers).await,
+            _ = tick.tick() => check(h, config, plane).await,
             Some(order) = orders.recv() => match order {
                 PlaneCommand::SetVantage { ap, peer, reply } => {
-                    let done = set_vantage(h, config, ap, peer.clone(), helpers).await;
+                    let done = set_vantage(h, config, ap, peer.clone(), plane.helpers).await;
                     if done.is_ok() {
-                        if let Some(slot) = peers.get_mut(ap) {
+                        if let Some(slot) = plane.peers.get_mut(ap) {
                             *slot = Some(peer);
                         }
                     }
@@ -401,20 +282,21 @@ async fn set_vantage(
 }
 
 /// One round of supervision: helpers restarted, dead tunnels rebuilt, health logged.
-async fn check(
-    h: &rtnetlink::Handle,
-    config: &RouterConfig,
-    mgmt: Option<&management::Management>,
-    peers: &[Option<TunnelPeer>],
-    helpers: &mut Vec<Helper>,
-) {
+async fn check(h: &rtnetlink::Handle, config: &RouterConfig, plane: &mut Watched<'_>) {
+    let (mgmt, peers, helpers) = (plane.mgmt, &*plane.peers, &mut *plane.helpers);
     let mut dead_tunnels = Vec::new();
+    let mut dead_ingress = Vec::new();
     let mut mgmt_dead = None;
     for helper in helpers.iter_mut() {
         match helper.tunnel_of {
             Some(TunnelOf::Ap(i)) => {
                 if let Some(why) = helper.exited() {
                     dead_tunnels.push((i, why));
+                }
+            }
+            Some(TunnelOf::Ingress(i)) => {
+                if let Some(why) = helper.exited() {
+                    dead_ingress.push((i, why));
                 }
             }
             Some(TunnelOf::Management) => mgmt_dead = mgmt_dead.or(helper.exited()),
@@ -426,6 +308,17 @@ async fn check(
         tracing::warn!(tunnel = %m.interface, status = %why, "management tunnel process gone; rebuilding it");
         if let Err(e) = management::start(h, config, m, helpers).await {
             tracing::error!(tunnel = %m.interface, error = %format!("{e:#}"), "management tunnel rebuild failed; retrying");
+        }
+    }
+    for (i, why) in dead_ingress {
+        helpers.retain(|x| x.tunnel_of != Some(TunnelOf::Ingress(i)));
+        let (Some(ap), Some(list)) = (config.aps.get(i), plane.ingress.get(i)) else {
+            continue;
+        };
+        tracing::warn!(ap = %ap.name, status = %why, "ingress process gone; rebuilding the ingress");
+        let list = ingress::lock(list).clone();
+        if let Err(e) = ingress::open(h, config, i, ap, &list, helpers).await {
+            tracing::error!(ap = %ap.name, error = %format!("{e:#}"), "ingress rebuild failed; retrying");
         }
     }
     for (i, why) in dead_tunnels {
@@ -473,7 +366,11 @@ async fn take_down(h: &rtnetlink::Handle, config: &RouterConfig, helpers: &mut V
         if let Err(e) = netlink::del_link(h, &ap.tunnel_interface()).await {
             tracing::warn!(error = %e, "cleanup");
         }
-        if let Ok(Some(index)) = netlink::link_index(h, &ap.interface).await {
+        if ap.is_ingress() {
+            if let Err(e) = netlink::del_link(h, &ap.interface).await {
+                tracing::warn!(error = %e, "cleanup");
+            }
+        } else if let Ok(Some(index)) = netlink::link_index(h, &ap.interface).await {
             if let Err(e) = netlink::del_address(h, index, ap.gateway()).await {
                 tracing::warn!(error = %e, "cleanup");
             }

@@ -177,6 +177,7 @@ fn ap(section: &UciSection) -> Result<ApConfig, UciError> {
             .parsed("country", "a country code")?
             .unwrap_or_else(default_country),
         vantage: o.path("vantage"),
+        ingress: None,
     })
 }
 

@@ -295,6 +295,7 @@ fn ap_config() -> impl Strategy<Value = ApConfig> {
                 subnet: ipnet::Ipv4Net::new(a.into(), len).expect("prefix length up to 32"),
                 country,
                 vantage,
+                ingress: None,
             },
         )
 }

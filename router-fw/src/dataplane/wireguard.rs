@@ -119,7 +119,7 @@ pub fn decode_key(text: &str, what: &'static str) -> Result<[u8; 32], WireguardE
         .ok_or(WireguardError::BadKey(what))
 }
 
-fn hex(key: &[u8; 32]) -> String {
+pub(super) fn hex(key: &[u8; 32]) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
 }
 

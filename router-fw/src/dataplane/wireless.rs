@@ -64,7 +64,8 @@ pub fn iface_options<'a>(ap: &'a ApConfig, device: &'a str) -> [(&'static str, &
 /// must neither bridge nor reconfigure it.
 pub fn add_batch(aps: &[ApConfig], device: &str) -> String {
     let mut b = String::new();
-    for ap in aps {
+    // An ingress has no radio.
+    for ap in aps.iter().filter(|a| !a.is_ingress()) {
         let s = section(ap);
         // Deleting first drops options an earlier version of the section had.
         b += &format!("delete wireless.{s}\n");
@@ -80,7 +81,7 @@ pub fn add_batch(aps: &[ApConfig], device: &str) -> String {
 /// The `uci batch` that removes the APs' sections again.
 pub fn remove_batch(aps: &[ApConfig]) -> String {
     let mut b = String::new();
-    for ap in aps {
+    for ap in aps.iter().filter(|a| !a.is_ingress()) {
         b += &format!("delete wireless.{}\n", section(ap));
     }
     b += "commit wireless\n";

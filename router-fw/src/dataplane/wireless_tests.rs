@@ -14,6 +14,7 @@ fn ap(name: &str, ssid: &str) -> ApConfig {
         subnet: "10.77.1.0/24".parse().expect("net"),
         country: "CH".into(),
         vantage: None,
+        ingress: None,
     }
 }
 

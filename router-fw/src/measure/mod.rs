@@ -43,6 +43,8 @@ pub struct Measurements {
     capture_dir: PathBuf,
     config: RouterConfig,
     store: Arc<Store>,
+    /// Each AP's ingress peers: a device's tunnel address is what its capture keeps.
+    ingress: Vec<crate::dataplane::ingress::Peers>,
     state: Mutex<HashMap<String, (Record, Option<Running>)>>,
 }
 
@@ -53,7 +55,11 @@ fn internal(e: impl std::fmt::Display) -> ControlError {
 impl Measurements {
     /// Loads the records; measurements a crashed or stopped run left active are closed as
     /// failed, keeping the capture they had (and its flows).
-    pub fn open(config: &RouterConfig, store: Arc<Store>) -> std::io::Result<Arc<Measurements>> {
+    pub fn open(
+        config: &RouterConfig,
+        store: Arc<Store>,
+        ingress: Vec<crate::dataplane::ingress::Peers>,
+    ) -> std::io::Result<Arc<Measurements>> {
         let records_dir = config.state_dir.join("measurements");
         let capture_dir = config
             .capture
@@ -72,6 +78,7 @@ impl Measurements {
             capture_dir,
             config: config.clone(),
             store,
+            ingress,
             state: Mutex::new(HashMap::new()),
         };
         let now = unix_now();
@@ -108,6 +115,7 @@ impl Measurements {
     /// flows in it), then mark it failed.
     fn recover(&self, r: &mut Record) {
         let id = r.status.id.clone();
+        self.store.set_device(&id, r.request.device.clone());
         let was = r.status.state;
         let mut notes = Notes::default();
         notes.fail(format!(
@@ -179,18 +187,45 @@ impl Measurements {
             .ok_or_else(|| ControlError::UnknownAp(name.to_string()))
     }
 
-    /// The phone on an AP, from its DHCP leases: capture only its traffic.
-    fn phone_filter(&self, ap: &ApConfig) -> PhoneFilter {
+    /// What to capture on an AP, and whose traffic it is. An ingress: the device's tunnel
+    /// address (the one asked for, else its only peer); Wi-Fi: the phone from the DHCP
+    /// leases (several stations, or none yet: the AP's whole traffic).
+    fn phone_filter(
+        &self,
+        ap: &ApConfig,
+        device: Option<&str>,
+    ) -> Result<(PhoneFilter, Option<String>), ControlError> {
+        let mut filter = PhoneFilter::default();
+        if ap.is_ingress() {
+            let i = self.config.aps.iter().position(|a| a.name == ap.name);
+            let peers = i
+                .and_then(|i| self.ingress.get(i))
+                .map(|p| crate::dataplane::ingress::lock(p).clone())
+                .unwrap_or_default();
+            let peer = match device {
+                Some(d) => peers.iter().find(|p| p.device == d),
+                None if peers.len() == 1 => peers.first(),
+                None => None,
+            };
+            let Some(peer) = peer else {
+                let known: Vec<&str> = peers.iter().map(|p| p.device.as_str()).collect();
+                return Err(ControlError::Invalid(format!(
+                    "ingress {:?} serves several devices or none: name one of [{}] as `device`",
+                    ap.name,
+                    known.join(", ")
+                )));
+            };
+            filter.addresses.push(peer.address.into());
+            return Ok((filter, Some(peer.device.clone())));
+        }
         let leases = std::fs::read_to_string(self.config.run_dir.join(&ap.name).join("leases"))
             .unwrap_or_default();
         let stations = crate::dataplane::control::stations(&leases);
-        let mut filter = PhoneFilter::default();
         if let [only] = stations.as_slice() {
             filter.mac = parse_mac(&only.mac);
             filter.addresses.extend(only.ip);
         }
-        // Several stations (or none yet): the AP's whole traffic; the AP serves one phone.
-        filter
+        Ok((filter, device.map(str::to_string)))
     }
 
     /// Starts a measurement (see [`crate::api::Control::start_measurement`]).
@@ -200,6 +235,7 @@ impl Measurements {
     ) -> Result<MeasurementStatus, ControlError> {
         let ap = self.ap(&request.ap)?.clone();
         let rules = rules_of(&request).map_err(|e| ControlError::Invalid(format!("rules: {e}")))?;
+        let (filter, device) = self.phone_filter(&ap, request.device.as_deref())?;
         let mut state = self.lock();
         if state.contains_key(&request.id) {
             return Err(ControlError::Conflict(format!(
@@ -226,13 +262,20 @@ impl Measurements {
         record.save(&self.records_dir).map_err(internal)?;
         let mut notes = Notes::default();
         let extractor = Arc::new(Mutex::new(Some(Extractor::new(&process::extract_config()))));
+        if let Some(d) = &device {
+            notes.info(format!("device {d}"));
+        }
+        self.store.set_device(&request.id, device);
         let capture = if request.capture {
             let dir = self.capture_dir.join(&request.id);
-            let filter = self.phone_filter(&ap);
             notes.info(format!("capturing on {} for {filter:?}", ap.interface));
             let sink = Arc::clone(&extractor);
             let mut config = CaptureConfig::new(ap.interface.clone(), dir);
             config.filter = filter;
+            // A WireGuard interface carries bare IP packets, no Ethernet header.
+            if ap.is_ingress() {
+                config.spool.link = flows::LinkType::RAW;
+            }
             config.spool.file_limit_bytes = self.config.capture.file_mib * MIB;
             config.spool.total_limit_bytes = self.config.capture.total_mib * MIB;
             config.spool.min_free_bytes = self.config.capture.min_free_mib * MIB;

@@ -111,6 +111,7 @@ mod tests {
             windows: Windows::default(),
             trace_peer: None,
             rules: None,
+            device: None,
         }
     }
 

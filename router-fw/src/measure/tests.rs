@@ -33,12 +33,13 @@ fn request(id: &str) -> StartMeasurement {
         windows: Windows::default(),
         trace_peer: None,
         rules: None,
+        device: None,
     }
 }
 
 fn open(state: &Path) -> (Arc<Store>, Arc<Measurements>) {
     let store = Store::open(state.join("results"), 1 << 20).unwrap();
-    let m = Measurements::open(&config(state), Arc::clone(&store)).unwrap();
+    let m = Measurements::open(&config(state), Arc::clone(&store), Vec::new()).unwrap();
     (store, m)
 }
 

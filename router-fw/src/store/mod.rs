@@ -10,7 +10,7 @@
 pub mod atomic;
 mod writer;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -96,6 +96,8 @@ struct State {
     used: u64,
     /// Bytes reserved by writers in progress.
     reserved: u64,
+    /// The device each measurement's results belong to (ingress devices), by measurement.
+    devices: HashMap<String, String>,
 }
 
 impl Store {
@@ -126,6 +128,20 @@ impl Store {
     /// Bytes of stored results.
     pub fn used_bytes(&self) -> u64 {
         self.lock().used
+    }
+
+    /// Results of `measurement` committed from now on carry `device` (none: no device).
+    pub fn set_device(&self, measurement: &str, device: Option<String>) {
+        let mut state = self.lock();
+        match device {
+            Some(d) => state.devices.insert(measurement.to_owned(), d),
+            None => state.devices.remove(measurement),
+        };
+    }
+
+    /// The device results of `measurement` are attributed to.
+    pub(super) fn device_of(&self, measurement: &str) -> Option<String> {
+        self.lock().devices.get(measurement).cloned()
     }
 
     /// Stored results, oldest first.

@@ -114,6 +114,7 @@ impl ResultWriter {
             size: self.written,
             created: now(),
             sha256: hex(self.hash.clone().finish().as_ref()),
+            device: self.store.device_of(&self.measurement),
         };
         let committed = synced.and_then(|()| {
             let json = serde_json::to_vec_pretty(&summary).map_err(io::Error::other)?;

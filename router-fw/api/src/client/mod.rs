@@ -16,6 +16,7 @@
 //! ```
 
 mod error;
+mod ingress;
 mod pin;
 mod transport;
 

@@ -34,6 +34,51 @@ async fn bad_ids_are_refused_before_anything_is_sent() {
     );
 }
 
+#[tokio::test]
+async fn bad_ingress_requests_are_refused_before_anything_is_sent() {
+    let c = client();
+    let invalid = |e: ClientError| match e {
+        ClientError::Invalid(i) => i.field,
+        other => panic!("not refused before sending: {other}"),
+    };
+    let peer = crate::AddPeer {
+        public_key: format!("{}=", "A".repeat(43)),
+        address: std::net::Ipv4Addr::new(10, 99, 0, 2),
+    };
+    let add = |ap: &'static str, device: &'static str, peer: crate::AddPeer| {
+        let c = c.clone();
+        async move { c.add_ingress_peer(ap, device, &peer).await }
+    };
+    assert_eq!(
+        invalid(add("a/b", "pixel", peer.clone()).await.unwrap_err()),
+        "ap"
+    );
+    assert_eq!(
+        invalid(add("ap0", "../x", peer.clone()).await.unwrap_err()),
+        "device"
+    );
+    let bad_key = crate::AddPeer {
+        public_key: "k".into(),
+        ..peer
+    };
+    assert_eq!(
+        invalid(add("ap0", "pixel", bad_key).await.unwrap_err()),
+        "public_key"
+    );
+    assert_eq!(
+        invalid(c.remove_ingress_peer("ap0", "-x").await.unwrap_err()),
+        "device"
+    );
+    assert_eq!(
+        invalid(c.device_results("a?b").await.unwrap_err()),
+        "device"
+    );
+    assert_eq!(
+        invalid(c.delete_device_results("").await.unwrap_err()),
+        "device"
+    );
+}
+
 #[test]
 fn answers_are_judged() {
     let answer = |status: u16, body: &str| Answer {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use matador_api::client::RouterClient;
 use matador_api::{
-    ApCounters, ApStatus, MeasurementState, MeasurementStatus, RouterStatus, StartMeasurement,
-    StopMeasurement, WgPeer,
+    AddPeer, ApCounters, ApStatus, Ingress, IngressPeer, MeasurementState, MeasurementStatus,
+    RouterStatus, StartMeasurement, StopMeasurement, WgPeer,
 };
 use tokio::sync::oneshot;
 
@@ -26,6 +26,8 @@ pub const TOKEN: &str = "test-token-0123456789";
 pub struct FakeControl {
     pub vantage: Mutex<Vec<(String, WgPeer)>>,
     pub measurements: Mutex<BTreeMap<String, MeasurementStatus>>,
+    /// Peers of its one ingress, `vpn`.
+    pub peers: Mutex<Vec<IngressPeer>>,
 }
 
 impl FakeControl {
@@ -120,6 +122,59 @@ impl Control for FakeControl {
                 .get(&id)
                 .cloned()
                 .ok_or(ControlError::UnknownMeasurement(id))
+        })
+    }
+
+    fn ingress(&self) -> ControlFuture<'_, Vec<Ingress>> {
+        Box::pin(async move {
+            Ok(vec![Ingress {
+                ap: "vpn".into(),
+                interface: "wg-in".into(),
+                listen_port: 51821,
+                public_key: "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=".into(),
+                subnet: "10.78.0.0/24".parse().unwrap(),
+                gateway: [10, 78, 0, 1].into(),
+                peers: self.peers.lock().unwrap().clone(),
+            }])
+        })
+    }
+
+    fn add_ingress_peer(
+        &self,
+        ap: String,
+        device: String,
+        add: AddPeer,
+    ) -> ControlFuture<'_, IngressPeer> {
+        Box::pin(async move {
+            if ap != "vpn" {
+                return Err(ControlError::UnknownAp(ap));
+            }
+            let peer = IngressPeer {
+                device,
+                public_key: add.public_key,
+                address: add.address,
+            };
+            let mut peers = self.peers.lock().unwrap();
+            if peers
+                .iter()
+                .any(|p| p.device == peer.device || p.address == peer.address)
+            {
+                return Err(ControlError::Conflict("taken".into()));
+            }
+            peers.push(peer.clone());
+            Ok(peer)
+        })
+    }
+
+    fn remove_ingress_peer(&self, ap: String, device: String) -> ControlFuture<'_, ()> {
+        Box::pin(async move {
+            let mut peers = self.peers.lock().unwrap();
+            let before = peers.len();
+            peers.retain(|p| p.device != device);
+            if ap != "vpn" || peers.len() == before {
+                return Err(ControlError::UnknownAp(format!("{ap}/peers/{device}")));
+            }
+            Ok(())
         })
     }
 }

@@ -31,6 +31,7 @@ fn start(id: &str, ap: &str) -> StartMeasurement {
         windows: Windows::default(),
         trace_peer: Some("198.51.100.7".parse().unwrap()),
         rules: None,
+        device: None,
     }
 }
 
