@@ -2,11 +2,13 @@
 //! phones, campaigns, analysis and router control arrive with their issues.
 
 mod analysis;
+mod at_rest;
 mod campaign;
 mod collector;
 mod geo;
 mod lab;
 mod phone;
+mod privacy;
 mod router;
 mod spec;
 mod store;
@@ -36,12 +38,17 @@ enum Command {
     Analyze(analysis::cli::AnalyzeArgs),
     /// Loads measurement records (JSON lines, docs/schema.md) into the result store.
     Import(analysis::cli::ImportArgs),
-    /// Phones over ADB: list them, run a shell command, take a screenshot.
+    /// Phones over ADB: list them, run a shell command, take a screenshot. Phones over a
+    /// router's VPN ingress: enroll one, list or delete its data, stop its monitoring.
     Phone(phone::PhoneArgs),
     /// Field routers: enroll one (keys, token, pinned certificate, image overlay).
     Router(router::RouterArgs),
     /// The controller's end of store-and-forward: receive field routers' uploads.
     Collector(collector::CollectorArgs),
+    /// The researcher's age key pair, which field routers encrypt results to at rest.
+    Keys(at_rest::cli::KeysArgs),
+    /// Decrypts `.age` files (results encrypted at rest on field routers): X.age to X.
+    Decrypt(at_rest::cli::DecryptArgs),
 }
 
 fn main() {
@@ -71,6 +78,8 @@ fn main() {
         Command::Phone(args) => phone::run(args),
         Command::Router(args) => router::run(args),
         Command::Collector(args) => collector::run(args),
+        Command::Keys(args) => at_rest::cli::keys(args),
+        Command::Decrypt(args) => at_rest::cli::decrypt(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -2,6 +2,7 @@
 //! composed by the `matador-routerd` binary (and usable from lab tests).
 
 pub mod api;
+pub mod at_rest;
 pub mod capture;
 pub mod dataplane;
 pub mod health;

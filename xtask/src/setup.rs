@@ -81,6 +81,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("tcpdump", "lab tests capture on a router's uplink"),
     ("procps", "pgrep in lab tests"),
     (
+        "age",
+        "the reference age CLI the router's at-rest encryption is checked with",
+    ),
+    (
         "tshark",
         "reference dissector the flow extraction is checked against",
     ),

@@ -5,12 +5,14 @@ use super::groups::{Groups, PRESETS};
 use super::regions::Regions;
 use super::render::{render, Format};
 use super::schema::Measurement;
-use super::Analyzer;
+use super::{Analyzer, Report, Skipped};
 use crate::geo::default_db::{cache_dir, ensure_default_db, installed_version, open_default};
 use crate::geo::mmdb::MmdbSource;
 use crate::geo::{CountrySource, GeoStack};
+use crate::privacy;
 use crate::store::Store;
 use anyhow::{bail, Context, Result};
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 
@@ -99,7 +101,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<i32> {
     let store = Store::open(&args.db)?;
     let rows = store.rows(args.campaign.as_deref())?;
     let analyzer = Analyzer::new(GeoStack::new(sources), regions, groups)?;
-    let report = analyzer.analyze_rows(&rows)?;
+    let mut report = analyzer.analyze_rows(&rows)?;
+    add_privacy(&mut report, &args.db)?;
     let text = render(&report, args.format)?;
     match &args.out {
         Some(path) => write_atomically(path, text.as_bytes())
@@ -110,6 +113,24 @@ pub fn analyze(args: AnalyzeArgs) -> Result<i32> {
             .context("writing the report")?,
     }
     Ok(0)
+}
+
+/// The Privacy section from the privacy records of the analysed measurements; records that
+/// do not parse are listed as skipped.
+pub(crate) fn add_privacy(report: &mut Report, db: &std::path::Path) -> Result<()> {
+    let conn =
+        rusqlite::Connection::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let ids: HashSet<&str> = report.measurements.iter().map(|m| m.id.as_str()).collect();
+    let loaded = privacy::store::load(&conn, |id| ids.contains(id))
+        .with_context(|| format!("reading privacy records from {}", db.display()))?;
+    report.privacy = super::privacy::compute(&loaded.records);
+    report.skipped.extend(
+        loaded
+            .skipped
+            .into_iter()
+            .map(|(id, reason)| Skipped { id, reason }),
+    );
+    Ok(())
 }
 
 /// Runs `import`: every line is parsed and checked first; only if all are good are they

@@ -3,11 +3,13 @@
 //! the direct network path? Definitions: docs/analysis.md; record schema: docs/schema.md.
 //!
 //! [`Analyzer::analyze`] is the entry point: measurements in, a [`Report`] (tables as data,
-//! and every path hop by hop) out; [`render`] turns a report into text, CSV, JSON or HTML.
+//! and every path hop by hop) out; [`privacy::compute`] adds the Privacy section from the
+//! privacy pass's records; [`render`] turns a report into text, CSV, JSON or HTML.
 
 pub mod cli;
 pub mod groups;
 pub mod paths;
+pub mod privacy;
 pub mod regions;
 pub mod render;
 pub mod schema;
@@ -80,6 +82,9 @@ pub struct Report {
     pub measurements: Vec<MeasurementPaths>,
     /// Measurements left out.
     pub skipped: Vec<Skipped>,
+    /// Per app, PII leaks and trackers from the measurements' captures (empty without
+    /// privacy records, e.g. for imported measurements).
+    pub privacy: privacy::PrivacyReport,
 }
 
 /// Databases and tables, ready to analyse measurements.
@@ -140,6 +145,7 @@ impl Analyzer {
             hops,
             measurements: located,
             skipped,
+            privacy: privacy::PrivacyReport::default(),
         })
     }
 

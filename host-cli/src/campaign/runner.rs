@@ -7,6 +7,7 @@ use super::one;
 use super::state::{self, State};
 use crate::analysis::regions::Regions;
 use crate::phone::{AdbServerAddr, Phone};
+use crate::privacy::PrivacyPass;
 use crate::spec::{self, AppSpec, Inventory, LoadedCampaign, PeerSource, PlannedMeasurement};
 use crate::spec::{Campaign, VantageNode};
 use crate::store::Store;
@@ -44,6 +45,7 @@ struct Shared<'a> {
     runtime: &'a tokio::runtime::Runtime,
     state: Mutex<State>,
     records: Mutex<Store>,
+    privacy: &'a PrivacyPass,
     chunks: Mutex<VecDeque<Vec<PlannedMeasurement>>>,
     /// `wg-quick` configs the lab issued, by (router, vantage node), kept for the run.
     peers: Mutex<HashMap<(String, String), String>>,
@@ -63,12 +65,15 @@ pub fn execute(db: &Path, spec_path: &Path, opts: &RunOptions) -> Result<i32> {
         campaign,
         inventory,
         apps,
+        policy,
     } = spec::load_campaign(spec_path, None, &region_of).map_err(|e| anyhow!("{e}"))?;
     let plan = spec::expand(&campaign, &inventory, &apps);
     let spec_abs = std::fs::canonicalize(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
     let mut state = State::open(db).with_context(|| format!("opening {}", db.display()))?;
     state.register(&campaign.name, &spec_abs, &plan)?;
     let records = Store::open(db).map_err(|e| anyhow!("{e}"))?;
+    let privacy = PrivacyPass::new(db, policy, &inventory, &apps)
+        .with_context(|| format!("campaign {}: the privacy pass", campaign.name))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -102,6 +107,7 @@ pub fn execute(db: &Path, spec_path: &Path, opts: &RunOptions) -> Result<i32> {
         runtime: &runtime,
         state: Mutex::new(state),
         records: Mutex::new(records),
+        privacy: &privacy,
         chunks: Mutex::new(todo),
         peers: Mutex::new(HashMap::new()),
         begun: AtomicUsize::new(0),
@@ -207,6 +213,7 @@ impl Shared<'_> {
                 dir,
                 processing_limit: self.opts.processing_limit,
                 phone_wait: self.opts.phone_wait,
+                privacy: self.privacy,
             };
             match self
                 .runtime

@@ -1,5 +1,6 @@
 //! `matador-host phone …`: list the phones the adb server knows, run a shell command on
-//! one, save its screen as PNG, ask the server to connect to a phone over TCP.
+//! one, save its screen as PNG, ask the server to connect to a phone over TCP; enroll a phone
+//! on a router's VPN ingress, list or delete its data, stop its monitoring.
 
 use super::adb::{self, AdbServerAddr, AdbShell, AdbTarget, MAX_TEXT_OUTPUT};
 use super::shell::Shell;
@@ -52,6 +53,18 @@ enum PhoneCommand {
         /// The phone's IPv4:PORT, e.g. a lab phone's 127.0.0.1:25550.
         address: String,
     },
+    /// Enroll a phone (no root, no ADB) as a WireGuard peer of a router's VPN ingress: writes
+    /// DIR/DEVICE.conf for the WireGuard app and its QR code DIR/DEVICE.png, and prints both.
+    ///
+    /// Walk-through: docs/monitoring.md.
+    Enroll(Box<super::enroll::EnrollArgs>),
+    /// List a device's results on the routers that know it.
+    Data(super::device_data::DataArgs),
+    /// Delete a device's results on the routers that know it (asks first, unless --yes), and
+    /// print what was deleted.
+    Forget(super::device_data::ForgetArgs),
+    /// Stop monitoring a device: its ingress peer is removed at once (results stay).
+    Stop(super::stop::StopArgs),
 }
 
 fn server(args: &PhoneArgs) -> Result<AdbServerAddr> {
@@ -112,6 +125,10 @@ pub fn run(args: PhoneArgs) -> Result<i32> {
             eprintln!("{}: {} bytes", out.display(), png.len());
             Ok(0)
         }
+        PhoneCommand::Enroll(args) => super::enroll::run(args),
+        PhoneCommand::Data(args) => super::device_data::data(args),
+        PhoneCommand::Forget(args) => super::device_data::forget(args),
+        PhoneCommand::Stop(args) => super::stop::run(args),
         PhoneCommand::Connect { address } => {
             let Ok(addr) = parse_addr(address) else {
                 bail!("{address}: expected IPv4:PORT, e.g. 127.0.0.1:25550");

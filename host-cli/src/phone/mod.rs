@@ -2,6 +2,8 @@
 //! (airplane mode with Wi-Fi, the router's network, a per-app firewall, the test location,
 //! the app started clean) with every step read back, and running the app's UI script.
 //! `adb_client` is synchronous; [`Phone`] runs it on blocking threads for async callers.
+//! Phones on any network join a router's VPN ingress instead (`enroll`, `data`, `forget`,
+//! `stop`: docs/monitoring.md).
 
 // The campaign orchestrator (the next part of the host-CLI issue) calls `Phone`, the plans
 // and the script runner; until it lands only the CLI and the tests use them.
@@ -9,12 +11,18 @@
 
 mod adb;
 mod cli;
+mod device_data;
+mod enroll;
 mod error;
+mod fleet;
 mod handle;
 mod parse;
 mod prepare;
+mod profile;
+mod qr;
 mod script;
 mod shell;
+mod stop;
 
 #[cfg(test)]
 mod fake;

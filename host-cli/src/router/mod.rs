@@ -15,7 +15,9 @@ use clap::{Args, Subcommand};
 use std::path::Path;
 
 pub use enroll::{EnrollArgs, Plan};
+pub use keys::WgKeyPair;
 pub use overlay::{Enrollment, Secrets};
+pub use status::api_client;
 
 /// Arguments of `matador-host router`.
 #[derive(Args)]

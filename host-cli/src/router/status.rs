@@ -2,6 +2,7 @@
 //! uploads, and the health warnings a field router must not keep to itself: crash loop,
 //! full disk, wrong clock, failing uploads), through its API.
 
+use crate::spec::RouterEntry;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use matador_api::client::RouterClient;
@@ -44,21 +45,13 @@ pub fn run(args: &StatusArgs) -> Result<i32> {
         .iter()
         .filter(|r| args.routers.is_empty() || args.routers.contains(&r.name))
     {
-        let asked = (|| -> Result<RouterClient> {
-            let c = entry
-                .connection(lab.as_deref())
-                .map_err(|e| anyhow!("{e}"))?;
-            let token = std::fs::read_to_string(&c.token_file)
-                .with_context(|| format!("token file {}", c.token_file.display()))?;
-            let fingerprint = c.fingerprint.resolve().map_err(|e| anyhow!("{e}"))?;
-            Ok(RouterClient::new(&c.api, token, fingerprint)?)
-        })()
-        .and_then(|client| {
-            runtime
-                .block_on(client.status())
-                .map_err(|e| anyhow!("{e}"))
-        })
-        .map_err(|e| format!("{e:#}"));
+        let asked = api_client(entry, lab.as_deref())
+            .and_then(|client| {
+                runtime
+                    .block_on(client.status())
+                    .map_err(|e| anyhow!("{e}"))
+            })
+            .map_err(|e| format!("{e:#}"));
         answers.push((entry.name.clone(), asked));
     }
     if args.json {
@@ -74,6 +67,16 @@ pub fn run(args: &StatusArgs) -> Result<i32> {
         print!("{}", render(&answers));
     }
     Ok(exit_code(&answers))
+}
+
+/// The API client of an inventory router: its address, token and pinned fingerprint as the
+/// inventory gives them, or for a lab router as the running lab's status (`lab`) says.
+pub fn api_client(entry: &RouterEntry, lab: Option<&str>) -> Result<RouterClient> {
+    let c = entry.connection(lab).map_err(|e| anyhow!("{e}"))?;
+    let token = std::fs::read_to_string(&c.token_file)
+        .with_context(|| format!("token file {}", c.token_file.display()))?;
+    let fingerprint = c.fingerprint.resolve().map_err(|e| anyhow!("{e}"))?;
+    Ok(RouterClient::new(&c.api, token, fingerprint)?)
 }
 
 /// 1 if a router did not answer, else 3 if one has warnings, else 0.

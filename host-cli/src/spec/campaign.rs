@@ -35,6 +35,9 @@ pub struct Campaign {
     pub chunk_size: Option<u32>,
     /// How often a failed measurement is tried again.
     pub retries: u32,
+    /// The privacy pass's pipeline policy (matador-pipeline's YAML), resolved from the
+    /// campaign's folder; without it, one is built from the inventory.
+    pub policy: Option<PathBuf>,
 }
 
 /// Vantage-node pairs; a pair is unordered: phone A at the first node messages phone B at
@@ -77,6 +80,8 @@ pub(super) struct CampaignFile {
     retries: Option<Spanned<u32>>,
     #[serde(default)]
     app_specs: Vec<AppFile>,
+    #[serde(default)]
+    policy: Option<Spanned<String>>,
 }
 
 /// A value and where the campaign file names it.
@@ -190,7 +195,13 @@ impl CampaignFile {
             repetitions: self.repetitions.value,
             chunk_size: self.chunk_size.as_ref().map(|c| c.value),
             retries: self.retries.as_ref().map_or(0, |r| r.value),
+            policy: self.policy.as_ref().map(|p| base.join(&p.value)),
         })
+    }
+
+    /// Where the file names its pipeline policy, if it does.
+    pub(super) fn policy_place(&self) -> Option<(u64, u64)> {
+        self.policy.as_ref().map(pos)
     }
 
     /// Checks the campaign against the inventory and the apps: nodes and pairs name known

@@ -16,6 +16,7 @@ fn campaign(pairs: Pairs, repetitions: u32, chunk_size: Option<u32>) -> Campaign
         repetitions,
         chunk_size,
         retries: 0,
+        policy: None,
     }
 }
 

@@ -1,8 +1,10 @@
 //! The inventory: the routers (API, token, pinned certificate, Wi-Fi), the phones (serial,
-//! model, router) and the vantage nodes (place and `wg-quick` peer) a campaign can use.
+//! model, router, registered personal values) and the vantage nodes (place and `wg-quick`
+//! peer) a campaign can use.
 
 use super::checks::normalise_fingerprint;
 use super::error::SpecError;
+use matador_pipeline::pii::RegisteredValue;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -111,6 +113,9 @@ pub struct PhoneEntry {
     pub connect: bool,
     /// How iptables runs as root on this phone.
     pub root: RootVia,
+    /// Personal values registered for this phone (`pii:`), searched for in its captures.
+    #[serde(serialize_with = "super::pii::masked")]
+    pub pii: Vec<RegisteredValue>,
 }
 
 /// How the phone runs commands as root (the per-app firewall needs it).

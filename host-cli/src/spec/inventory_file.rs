@@ -7,6 +7,7 @@ use super::inventory::{Fingerprint, Inventory, PhoneEntry, RootVia, RouterAccess
 use super::inventory_checks::{
     check_api, check_pairs, check_references, check_vantage, check_wifi,
 };
+use super::pii::PiiFile;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::{HashMap, HashSet};
@@ -62,6 +63,8 @@ struct PhoneFile {
     connect: bool,
     #[serde(default)]
     root: RootVia,
+    #[serde(default)]
+    pii: Option<PiiFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,12 +207,17 @@ pub fn parse_inventory(text: &str, file: &str, base: &Path) -> Result<Inventory,
                 format!("router `{}` is not in `routers`", p.router.value),
             ));
         }
+        let pii = match &p.pii {
+            Some(f) => f.check(s, &at)?,
+            None => Vec::new(),
+        };
         phones.push(PhoneEntry {
             serial: p.serial.value,
             model: p.model.value,
             router: p.router.value,
             connect: p.connect,
             root: p.root,
+            pii,
         });
     }
 

@@ -1,11 +1,12 @@
-//! Reading spec files from disk: an app, an inventory, a campaign with the inventory and
-//! the app files it names, all checked together.
+//! Reading spec files from disk: an app, an inventory, a campaign with the inventory, the
+//! app files and the pipeline policy it names, all checked together.
 
 use super::app::{parse_app, AppSpec};
 use super::campaign::{AppSource, Campaign, CampaignFile};
 use super::error::SpecError;
 use super::inventory::Inventory;
 use super::inventory_file::parse_inventory;
+use matador_pipeline::{Pipeline, Policy, PolicyError};
 use std::path::{Path, PathBuf};
 
 /// Largest spec file read: specs are hand-written, a bigger one is a mistake.
@@ -20,6 +21,8 @@ pub struct LoadedCampaign {
     pub inventory: Inventory,
     /// Its apps, in the order they run.
     pub apps: Vec<AppSpec>,
+    /// The pipeline policy the campaign names (`policy:`), read and checked.
+    pub policy: Option<Policy>,
 }
 
 /// Reads a spec file as text, refusing huge ones.
@@ -103,9 +106,30 @@ pub fn parse_campaign(
     let mut inv = load_inventory(&inventory_path)?;
     inv.fill_regions(region_of);
     raw.check_against(file, &inv, &apps)?;
+    let policy = match (&campaign.policy, raw.policy_place()) {
+        (Some(path), Some(place)) => Some(load_policy(path, file, place)?),
+        _ => None,
+    };
     Ok(LoadedCampaign {
         campaign,
         inventory: inv,
         apps,
+        policy,
     })
+}
+
+/// Reads and checks a campaign's pipeline policy. A file that cannot be read is an error at
+/// the campaign's `policy:`; a mistake inside it, at its own line and column.
+fn load_policy(path: &Path, file: &str, place: (u64, u64)) -> Result<Policy, SpecError> {
+    let text = read(path).map_err(|e| SpecError::at(file, place, format!("policy: {e}")))?;
+    let from = |e: PolicyError| SpecError {
+        file: e.file,
+        position: e.position,
+        message: format!("pipeline policy: {}", e.message),
+    };
+    let policy = Policy::parse(&text, &path.display().to_string()).map_err(from)?;
+    // Some mistakes (an unknown blocking category, a bad extra tracker domain) only show when
+    // the plugins are built: build them once now, not after the first measurement.
+    Pipeline::new(policy.clone()).map_err(from)?;
+    Ok(policy)
 }

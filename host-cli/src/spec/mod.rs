@@ -17,6 +17,7 @@ mod inventory_checks;
 mod inventory_file;
 mod lab;
 mod load;
+mod pii;
 
 pub use app::{
     parse_app, AppSpec, MessageSpec, Step, Timers, UiScript, DEFAULT_SCRIPT, MESSAGE_PLACEHOLDER,

@@ -1,5 +1,5 @@
 //! The HTML report: one self-contained page (no scripts, no external files) with both
-//! tables, per-app plots and every measurement's paths hop by hop. Every string from a
+//! tables, per-app plots, the Privacy section and every measurement's paths hop by hop. Every string from a
 //! record (ids, app and endpoint names, addresses, anything from captured traffic) goes
 //! through [`esc`].
 
@@ -89,6 +89,7 @@ pub fn render(r: &Report) -> String {
     for app in &t.apps {
         plots(&mut s, r, app);
     }
+    super::privacy::section(&mut s, &r.privacy);
     s.push_str("<h2>Measurements</h2>");
     for m in &r.measurements {
         measurement(&mut s, m);

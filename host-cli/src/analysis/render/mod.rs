@@ -3,6 +3,7 @@
 
 mod csv;
 mod html;
+mod privacy;
 mod svg;
 mod text;
 

@@ -53,6 +53,7 @@ pub fn render(r: &Report) -> String {
         h.corrected,
         clean(&r.geo_sources.join(", "))
     );
+    privacy(&mut out, &r.privacy);
     let _ = writeln!(out, "Measurements: {} analysed", r.measurements.len());
     for s in &r.skipped {
         let _ = writeln!(out, "  skipped {}: {}", clean(&s.id), clean(&s.reason));
@@ -115,6 +116,39 @@ fn with_unknown(s: &crate::analysis::tables::Share) -> String {
         format!("{} +{}?", cell(s), s.with_unknown)
     } else {
         cell(s)
+    }
+}
+
+/// One line per app: leaks, trackers, encrypted flows not inspected (details: HTML, JSON).
+fn privacy(out: &mut String, p: &crate::analysis::privacy::PrivacyReport) {
+    if p.apps.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Privacy ({} captures; details in the HTML and JSON reports):",
+        p.captures
+    );
+    for a in &p.apps {
+        let mut trackers: Vec<String> = a.trackers.iter().map(|t| clean(&t.organisation)).collect();
+        trackers.dedup();
+        let _ = writeln!(
+            out,
+            "  {}: {} PII leak row(s), {} tracker domain(s){}; {} of {} flows encrypted, not inspected",
+            clean(&a.app),
+            a.leaks.len(),
+            a.trackers.len(),
+            if trackers.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", trackers.join(", "))
+            },
+            a.encrypted_not_inspected,
+            a.flows
+        );
+    }
+    if p.apps.iter().any(|a| a.encrypted_not_inspected > 0) {
+        let _ = writeln!(out, "  {}", p.note);
     }
 }
 

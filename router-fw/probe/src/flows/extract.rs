@@ -291,12 +291,25 @@ impl Extractor {
 /// Extracts the flows of a pcap or pcapng stream. A capture cut short in its last record is
 /// not an error (a router may have lost power): `stats.cut_short` says so.
 pub fn extract<R: Read>(reader: R, config: &ExtractConfig) -> Result<Extraction, CaptureError> {
+    extract_each(reader, config, |_| {})
+}
+
+/// As [`extract`], also handing every packet to `also` (e.g. the payload tap) in the same
+/// pass over the capture.
+pub(crate) fn extract_each<R: Read>(
+    reader: R,
+    config: &ExtractConfig,
+    mut also: impl FnMut(&Packet<'_>),
+) -> Result<Extraction, CaptureError> {
     let mut capture = CaptureReader::open(reader)?;
     let mut extractor = Extractor::new(config);
     let mut cut_short = false;
     loop {
         match capture.next_packet() {
-            Ok(Some(packet)) => extractor.packet(&packet),
+            Ok(Some(packet)) => {
+                extractor.packet(&packet);
+                also(&packet);
+            }
             Ok(None) => break,
             Err(CaptureError::CutShort { .. }) => {
                 cut_short = true;

@@ -248,7 +248,8 @@ pub(crate) struct FlowHash {
 }
 
 impl FlowHash {
-    fn new() -> Self {
+    /// A hasher builder with a fresh random seed.
+    pub(crate) fn new() -> Self {
         FlowHash {
             seed: std::collections::hash_map::RandomState::new()
                 .hash_one(0x006d_6174_6164_6f72_u64),

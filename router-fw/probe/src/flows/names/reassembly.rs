@@ -56,6 +56,23 @@ impl Reassembly {
         self.contiguous_len() >= self.cap
     }
 
+    /// Bytes held, holes included: what this stream costs in memory.
+    pub(crate) fn buffered(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether bytes past a hole were kept (they never join the in-order prefix).
+    pub(crate) fn has_gap(&self) -> bool {
+        self.ranges.len() > 1 || self.ranges.first().is_some_and(|&(start, _)| start > 0)
+    }
+
+    /// The in-order bytes from offset 0, the buffer handed over without a copy.
+    pub(crate) fn into_contiguous(mut self) -> Vec<u8> {
+        let n = self.contiguous_len();
+        self.data.truncate(n);
+        self.data
+    }
+
     fn contiguous_len(&self) -> usize {
         match self.ranges.first() {
             Some(&(0, end)) => end,
