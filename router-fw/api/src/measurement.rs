@@ -121,7 +121,7 @@ impl StartMeasurement {
         check_id("id", &self.id)?;
         check_id("ap", &self.ap)?;
         if let Some(d) = &self.device {
-            crate::check_device_name(d).map_err(|e| Invalid::new("device", e))?;
+            crate::ingress::check_device("device", d)?;
         }
         if self.app.is_empty() || self.app.len() > MAX_APP_LEN {
             return Err(Invalid::new(
