@@ -2,8 +2,8 @@
 //! client in the controller's namespace, out on the Internet as a phone on cellular is) is
 //! enrolled over the router's API, reaches a service through the router's ingress and the
 //! vantage node's tunnel, and a measurement of that device captures only its flows and
-//! attributes every result to it; its results are listed and deleted by device, and
-//! removing its peer stops its traffic at once.
+//! attributes every result to it; a blocklist refuses a tracker and nothing else; its
+//! results are listed and deleted by device, and removing its peer stops its traffic at once.
 
 mod common;
 
@@ -59,6 +59,12 @@ fn a_phone_on_the_wireguard_ingress_is_measured_and_its_data_is_its_own() {
         .and_then(|s| s["address"].as_str())
         .expect("whoami address")
         .to_string();
+    let tracker = status["services"]
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["name"] == "analytics"))
+        .and_then(|s| s["address"].as_str())
+        .expect("analytics address")
+        .to_string();
     let api = RouterApi::of(&lab, "lr-f");
 
     let (code, list) = api.call("GET", "/v1/ingress", None);
@@ -95,7 +101,7 @@ fn a_phone_on_the_wireguard_ingress_is_measured_and_its_data_is_its_own() {
          wg set {PHONE_IF} private-key /tmp/{PHONE_IF}.key peer {router_key} endpoint {endpoint} allowed-ips 0.0.0.0/0 persistent-keepalive 5\n\
          rm -f /tmp/{PHONE_IF}.key\n\
          ip addr add 10.78.9.2/32 dev {PHONE_IF}\nip link set {PHONE_IF} up\n\
-         ip route add {whoami}/32 dev {PHONE_IF} src 10.78.9.2\nip route add 10.78.9.1/32 dev {PHONE_IF} src 10.78.9.2\n"
+         ip route add {whoami}/32 dev {PHONE_IF} src 10.78.9.2\nip route add {tracker}/32 dev {PHONE_IF} src 10.78.9.2\nip route add 10.78.9.1/32 dev {PHONE_IF} src 10.78.9.2\n"
     );
     let out = lab.exec("ctl", &["sh", "-c", &script]);
     assert!(
@@ -135,6 +141,60 @@ fn a_phone_on_the_wireguard_ingress_is_measured_and_its_data_is_its_own() {
         whoami,
         "DNS through the ingress"
     );
+    // Blocking: the tracker is refused at once (a TCP reset, not a time-out) once its name
+    // is resolved through the router; the service next to it is not touched.
+    let blocklist = format!("/v1/aps/{ap}/blocklist");
+    let (code, kept) = api.call(
+        "PUT",
+        &blocklist,
+        Some(&json!({"domains": ["Tracker.Example."]})),
+    );
+    assert_eq!(code, 200, "{kept}");
+    assert_eq!(kept["domains"], json!(["tracker.example"]));
+    let tracker_url = format!("http://{tracker}/collect?imei=490154203237518");
+    let resolve = || {
+        let out = lab.exec(
+            "ctl",
+            &[
+                "dig",
+                "+short",
+                "+time=3",
+                "+tries=2",
+                "@10.78.9.1",
+                "analytics.tracker.example",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let mut answered = String::new();
+    for _ in 0..10 {
+        answered = resolve();
+        if answered == tracker {
+            break;
+        }
+        // The restarted dnsmasq may take a moment to listen again.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        answered, tracker,
+        "the blocked name still resolves (and fills the set)"
+    );
+    let refused = lab.exec("ctl", &["curl", "-s", "--max-time", "5", &tracker_url]);
+    assert_eq!(
+        refused.status.code(),
+        Some(7),
+        "curl: connection refused by the router's reset: {}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        fetch(&lab, &url).0,
+        "the service next to the tracker still works"
+    );
+    let (code, _) = api.raw("DELETE", &blocklist, None);
+    assert_eq!(code, 204);
+    assert_eq!(resolve(), tracker);
+    assert!(fetch(&lab, &tracker_url).0, "unblocked again");
+
     let (code, m) = api.call("POST", "/v1/measurements/m-vpn-1/stop", Some(&json!({})));
     assert_eq!(code, 200, "{m}");
     let m = api.wait_measurement("m-vpn-1", Duration::from_secs(60));

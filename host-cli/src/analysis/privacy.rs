@@ -103,6 +103,12 @@ pub struct TrackerRow {
     pub flows: usize,
     /// Bytes of those flows, both ways, as frames on the wire.
     pub bytes: u64,
+    /// Of those flows, how many the policy blocks (the router refuses them).
+    #[serde(default)]
+    pub blocked: usize,
+    /// Of the blocked flows, how many the server still answered (the block missed them).
+    #[serde(default)]
+    pub got_through: usize,
 }
 
 /// What makes two leak findings one row.
@@ -170,10 +176,16 @@ pub fn compute(records: &[MeasurementPrivacy]) -> PrivacyReport {
                             names: Vec::new(),
                             flows: 0,
                             bytes: 0,
+                            blocked: 0,
+                            got_through: 0,
                         });
                         push_new(&mut row.names, &hit.name);
                         row.flows += 1;
                         row.bytes += f.client.bytes + f.server.bytes;
+                        if let Some(b) = &f.blocked {
+                            row.blocked += 1;
+                            row.got_through += usize::from(b.answered);
+                        }
                     }
                     Detail::Classification(_) | Detail::Note { .. } => {}
                 }

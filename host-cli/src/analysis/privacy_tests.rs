@@ -54,6 +54,7 @@ fn flow(
                 detail,
             })
             .collect(),
+        blocked: None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Encryption at rest, the analysis host's half: the researcher's age key pair (`keys new`)
-//! and decryption of the `.age` files field routers write results into (`decrypt`). Routers
-//! only hold the public key, so only this host can read what they captured.
+//! Encryption at rest, the analysis host's half: the researcher's age key pair (`keys new`),
+//! decryption of the `.age` files field routers write results into (`decrypt`), and of
+//! results fetched encrypted over the API ([`open_fetched`]). Routers only hold the public
+//! key, so only this host can read what they captured.
 
 pub mod cli;
 
@@ -10,9 +11,12 @@ mod tests;
 use age::secrecy::ExposeSecret as _;
 use anyhow::{bail, Context, Result};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, Read as _, Write};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+
+/// An identity (secret key) results are decrypted with, from [`load_identities`].
+pub type Identity = Box<dyn age::Identity + Send + Sync>;
 
 /// A new identity as `keys new` wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +100,46 @@ pub fn decrypted_path(src: &Path, out_dir: Option<&Path>) -> Result<PathBuf> {
     })
 }
 
-/// The identities of an identity file; an error names the file.
-fn load_identities(identity: &Path) -> Result<Vec<Box<dyn age::Identity + Send + Sync>>> {
+/// The plaintext of result `id` fetched from a router: `bytes` unchanged when the router
+/// stored it plain, decrypted with `identities` when `encrypted` (the router's
+/// `x-matador-encrypted: age` header, `FetchedResult::encrypted`). Without identities an
+/// encrypted result is an error that says to pass `--identity FILE`. Acknowledge with the
+/// fetched bytes' SHA-256 (`FetchedResult::sha256`): the router hashes what it stores.
+pub fn open_fetched(
+    id: &str,
+    bytes: Vec<u8>,
+    encrypted: bool,
+    identities: &[Identity],
+) -> Result<Vec<u8>> {
+    if !encrypted {
+        return Ok(bytes);
+    }
+    if identities.is_empty() {
+        bail!(
+            "result {id} is encrypted to the researcher's key; pass --identity FILE (the \
+             identity `matador-host keys new` wrote)"
+        );
+    }
+    let decryptor = age::Decryptor::new_buffered(&bytes[..])
+        .with_context(|| format!("result {id} is marked encrypted but is not an age file"))?;
+    let mut reader = match decryptor.decrypt(identities.iter().map(|i| i.as_ref() as _)) {
+        Ok(r) => r,
+        Err(age::DecryptError::NoMatchingKeys) => bail!(
+            "result {id} is encrypted to another researcher key than the given identity's; \
+             pass the --identity FILE whose public key the router's at_rest.recipient is"
+        ),
+        Err(e) => bail!("decrypting result {id}: {e}"),
+    };
+    let mut plain = Vec::with_capacity(bytes.len());
+    reader
+        .read_to_end(&mut plain)
+        .with_context(|| format!("decrypting result {id}: damaged or truncated"))?;
+    Ok(plain)
+}
+
+/// The identities of an identity file (`keys new --out`, or `age-keygen`'s); an error names
+/// the file. Load them once and pass them to [`open_fetched`] for every result.
+pub fn load_identities(identity: &Path) -> Result<Vec<Identity>> {
     let shown = identity.display().to_string();
     let file = age::IdentityFile::from_file(shown.clone())
         .with_context(|| format!("reading identity {shown}"))?;

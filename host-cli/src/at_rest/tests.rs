@@ -141,3 +141,74 @@ fn created_time_is_rfc3339_utc() {
         ("-", "-", "T", "Z")
     );
 }
+
+/// What a router's store keeps for a device's result `m1.flows` with `recipient`, as the
+/// host fetches it: the stored bytes and the summary's `encrypted` flag.
+fn router_stored(dir: &Path, recipient: &str, plain: &[u8]) -> (Vec<u8>, bool) {
+    let store = matador_router::store::Store::open(dir, 1 << 20).expect("store");
+    store.set_recipient(Some(Recipient::parse(recipient).expect("recipient")));
+    store.set_device("m1", Some("pixel".into()));
+    let summary = store
+        .put("m1", matador_api::ResultKind::Flows, plain)
+        .expect("put");
+    let (_, mut file) = store.open_result(&summary.id).expect("open");
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes).expect("read");
+    (bytes, summary.encrypted)
+}
+
+#[test]
+fn fetched_results_are_decrypted_with_the_identity_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("researcher.key");
+    let key = new_identity(&key_file, false).expect("keys new");
+    let plain = data(150_000);
+    let (bytes, encrypted) = router_stored(&dir.path().join("store"), &key.public_key, &plain);
+    assert!(encrypted);
+    assert_ne!(bytes, plain);
+    let identities = load_identities(&key_file).expect("identity");
+    let opened = open_fetched("m1.flows", bytes, true, &identities).expect("decrypts");
+    assert_eq!(opened, plain);
+
+    // A plain result is passed through, with or without identities.
+    let lab = b"lab log\n".to_vec();
+    assert_eq!(
+        open_fetched("lab.log", lab.clone(), false, &[]).expect("plain"),
+        lab
+    );
+    assert_eq!(
+        open_fetched("lab.log", lab.clone(), false, &identities).expect("plain"),
+        lab
+    );
+}
+
+#[test]
+fn an_encrypted_result_without_the_right_identity_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let right = new_identity(&dir.path().join("right.key"), false).expect("right");
+    let wrong_file = dir.path().join("wrong.key");
+    new_identity(&wrong_file, false).expect("wrong");
+    let (bytes, _) = router_stored(&dir.path().join("store"), &right.public_key, b"{}");
+
+    let e = open_fetched("m1.flows", bytes.clone(), true, &[]).expect_err("no identity");
+    let msg = format!("{e:#}");
+    assert!(msg.contains("result m1.flows is encrypted"), "{msg}");
+    assert!(msg.contains("--identity FILE"), "{msg}");
+
+    let wrong = load_identities(&wrong_file).expect("wrong identity");
+    let e = open_fetched("m1.flows", bytes.clone(), true, &wrong).expect_err("wrong key");
+    let msg = format!("{e:#}");
+    assert!(
+        msg.contains("m1.flows") && msg.contains("another researcher key"),
+        "{msg}"
+    );
+
+    let right_ids = load_identities(&dir.path().join("right.key")).expect("right identity");
+    let mut damaged = bytes;
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    let e = open_fetched("m1.flows", damaged, true, &right_ids).expect_err("damaged");
+    assert!(format!("{e:#}").contains("m1.flows"), "{e:#}");
+    let e = open_fetched("m1.flows", b"{}".to_vec(), true, &right_ids).expect_err("not age");
+    assert!(format!("{e:#}").contains("not an age file"), "{e:#}");
+}

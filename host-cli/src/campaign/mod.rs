@@ -86,10 +86,14 @@ struct RunOptions {
     /// before its attempt fails, seconds.
     #[arg(long, default_value_t = 60)]
     phone_wait_s: u64,
+    /// The age identity file (`matador-host keys new`) that decrypts results routers
+    /// encrypt at rest (those of enrolled phones); without it such results stay on the router.
+    #[arg(long)]
+    identity: Option<PathBuf>,
 }
 
 impl RunOptions {
-    fn resolve(&self) -> runner::RunOptions {
+    fn resolve(&self) -> Result<runner::RunOptions> {
         let adb = match self.adb {
             Some(addr) => AdbServerAddr {
                 addr,
@@ -100,20 +104,25 @@ impl RunOptions {
                 ..AdbServerAddr::local_default()
             },
         };
-        runner::RunOptions {
+        let identities = match &self.identity {
+            Some(path) => crate::at_rest::load_identities(path)?,
+            None => Vec::new(),
+        };
+        Ok(runner::RunOptions {
             out: self.out.clone(),
             adb,
             limit: self.limit,
             processing_limit: Duration::from_secs(self.processing_limit_s),
             phone_wait: Duration::from_secs(self.phone_wait_s),
-        }
+            identities: std::sync::Arc::new(identities),
+        })
     }
 }
 
 /// Runs `campaign`.
 pub fn run(args: CampaignArgs) -> Result<i32> {
     match args.command {
-        CampaignCommand::Run(r) => runner::execute(&args.db, &r.spec, &r.run.resolve()),
+        CampaignCommand::Run(r) => runner::execute(&args.db, &r.spec, &r.run.resolve()?),
         CampaignCommand::Resume { name, run } => {
             let state = State::open(&args.db).context("opening the run state")?;
             let name = newest(&state, name)?;
@@ -121,7 +130,7 @@ pub fn run(args: CampaignArgs) -> Result<i32> {
                 .spec_of(&name)?
                 .ok_or_else(|| anyhow!("no campaign {name:?} in {}", args.db.display()))?;
             drop(state);
-            runner::execute(&args.db, Path::new(&spec), &run.resolve())
+            runner::execute(&args.db, Path::new(&spec), &run.resolve()?)
         }
         CampaignCommand::Status { name, json } => {
             let state = State::open(&args.db)?;

@@ -53,6 +53,8 @@ pub struct Ctx<'a> {
     pub phone_wait: Duration,
     /// The privacy pass, run over each fetched capture.
     pub privacy: &'a PrivacyPass,
+    /// Identities that decrypt results encrypted at rest.
+    pub identities: &'a [crate::at_rest::Identity],
 }
 
 /// Runs one attempt; returns the record for the analysis.
@@ -139,6 +141,9 @@ async fn measure<'s>(
         .rules_yaml()
         .map_err(|e| anyhow!("rules of {}: {e}", app.name))?;
     let windows = Windows::default();
+    for side in [a, b] {
+        set_blocklist(ctx, side, app).await?;
+    }
     for (side, other) in [(a, node_b), (b, node_a)] {
         let start = StartMeasurement {
             id: router_id.clone(),
@@ -216,18 +221,24 @@ async fn measure<'s>(
                 .await
                 .with_context(|| format!("router {}: fetching {id}", side.router.name))?;
             let kind = id.rsplit('.').next().unwrap_or("result");
-            lock(state)?.save_result(&plan.id, label, kind, &r.sha256, &r.bytes)?;
+            // Decrypted before the acknowledgement: without the identity the result stays
+            // on the router, to be fetched again with it.
+            let stored_sha256 = r.sha256;
+            let bytes = crate::at_rest::open_fetched(id, r.bytes, r.encrypted, ctx.identities)
+                .with_context(|| format!("router {}", side.router.name))?;
+            let sha256 = hex_sha256(&bytes);
+            lock(state)?.save_result(&plan.id, label, kind, &sha256, &bytes)?;
             match kind {
-                "flows" => got.flows = serde_json::from_slice(&r.bytes).ok(),
-                "traces" => got.traces = serde_json::from_slice(&r.bytes).ok(),
+                "flows" => got.flows = serde_json::from_slice(&bytes).ok(),
+                "traces" => got.traces = serde_json::from_slice(&bytes).ok(),
                 _ => {}
             }
             side.client
-                .acknowledge(id, &r.sha256)
+                .acknowledge(id, &stored_sha256)
                 .await
                 .with_context(|| format!("router {}: acknowledging {id}", side.router.name))?;
             if kind == "capture" {
-                capture = Some(r.bytes);
+                capture = Some(bytes);
             }
         }
         if let Some(bytes) = capture {
@@ -332,6 +343,36 @@ async fn abandon_leftover(side: &Side, limit: Duration) -> Result<()> {
             let _ = side.client.acknowledge(id, &r.sha256).await;
         }
     }
+    Ok(())
+}
+
+/// SHA-256 of `bytes`, lowercase hex (what the run state keeps beside a result).
+fn hex_sha256(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Gives the router the blocklist the policy sets for its phone and `app` (the blocking
+/// plugin, enforced on the router by DNS and nftables). A policy without blocking leaves
+/// the routers' lists alone; with it, every measurement sets its own (empty included), so
+/// one measurement's blocking never carries into the next.
+async fn set_blocklist(ctx: &Ctx<'_>, side: &Side, app: &AppSpec) -> Result<()> {
+    let Some(domains) = ctx
+        .privacy
+        .blocklist(&side.router.name, &app.package)
+        .map_err(|e| anyhow!("{e}"))?
+    else {
+        return Ok(());
+    };
+    let kept = side
+        .client
+        .set_blocklist(&side.router.ap, &domains)
+        .await
+        .with_context(|| format!("router {}: setting the blocklist", side.router.name))?;
+    tracing::info!(router = %side.router.name, domains = kept.len(), "blocklist set");
     Ok(())
 }
 

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub processing_limit: Duration,
     /// Longest wait for a phone that dropped off ADB to come back.
     pub phone_wait: Duration,
+    /// Identities that decrypt results encrypted at rest.
+    pub identities: std::sync::Arc<Vec<crate::at_rest::Identity>>,
 }
 
 /// What the router pairs' workers share.
@@ -214,6 +216,7 @@ impl Shared<'_> {
                 processing_limit: self.opts.processing_limit,
                 phone_wait: self.opts.phone_wait,
                 privacy: self.privacy,
+                identities: &self.opts.identities,
             };
             match self
                 .runtime

@@ -163,6 +163,8 @@ async fn handle(config: &Config, req: Request<Incoming>) -> Response<Full<Bytes>
         received: now,
         clock_skew_s: i64::try_from(router_time).unwrap_or(i64::MAX)
             - i64::try_from(now).unwrap_or(0),
+        encrypted: header(&req, matador_api::ENCRYPTED_HEADER)
+            .is_some_and(|v| v.eq_ignore_ascii_case(matador_api::ENCRYPTED_AGE)),
     };
     let dir = config.dir.clone();
     let state = {

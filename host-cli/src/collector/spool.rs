@@ -34,6 +34,10 @@ pub struct Received {
     pub received: u64,
     /// `router_time - received`: a router that never reached NTP shows a large skew.
     pub clock_skew_s: i64,
+    /// The bytes are an age file to the researcher's key (a device's result, encrypted at
+    /// rest on the router): `matador-host decrypt` reads them. Absent in older records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// What to do with an upload, given what is on disk.
@@ -131,6 +135,7 @@ mod tests {
             router_time: 2,
             received: 3,
             clock_skew_s: -1,
+            encrypted: false,
         }
     }
 

@@ -242,6 +242,7 @@ mod tests {
             created: 1_735_689_600,
             sha256: "0".repeat(64),
             device: Some("pixel".into()),
+            encrypted: false,
         };
         vec![
             (

@@ -91,6 +91,19 @@ pub struct FlowFindings {
     pub payload_bytes: u64,
     /// Classification, PII leaks, trackers and notes, in plugin order.
     pub findings: Vec<Finding>,
+    /// The policy blocks it (its blocking plugin): why, and whether the server still
+    /// answered (the router's blocklist missed it); absent when it is not blocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Blocked>,
+}
+
+/// A flow the policy blocks, as the capture shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Blocked {
+    /// The blocking plugin's reason (`name: tracker `X` (category, owned by Y)`).
+    pub reason: String,
+    /// The server sent payload back: the flow got through despite the block.
+    pub answered: bool,
 }
 
 /// Why a capture could not be analysed.
@@ -152,6 +165,16 @@ pub fn analyse_capture(
             .as_ref()
             .map_or(0, |p| (p.to_server.len() + p.to_client.len()) as u64);
         let result = pipeline.run(&record);
+        let blocked = match &result.verdict {
+            matador_pipeline::Verdict::Block { reason } => Some(Blocked {
+                reason: reason.clone(),
+                answered: record
+                    .payload
+                    .as_ref()
+                    .is_some_and(|p| !p.to_client.is_empty()),
+            }),
+            _ => None,
+        };
         out.push(FlowFindings {
             protocol: record.protocol,
             client: record.client,
@@ -161,6 +184,7 @@ pub fn analyse_capture(
             payload: state,
             payload_bytes,
             findings: result.findings,
+            blocked,
         });
     }
     Ok(MeasurementPrivacy {

@@ -69,6 +69,21 @@ impl PrivacyPass {
         &self.pipeline
     }
 
+    /// What router `router` must block while its phone runs `app`: `None` when the policy
+    /// runs the blocking plugin nowhere (the routers' blocklists are left alone), else the
+    /// domains (empty: this phone and app block nothing), as the router should keep them.
+    pub fn blocklist(&self, router: &str, app: &str) -> Result<Option<Vec<String>>, PolicyError> {
+        if !self.pipeline.policy().plugin_names().contains(&"blocking") {
+            return Ok(None);
+        }
+        let device = self.phones.get(router).map_or(router, String::as_str);
+        Ok(Some(
+            self.pipeline
+                .blocked_domains(device, Some(app))?
+                .unwrap_or_default(),
+        ))
+    }
+
     /// Runs the capture router `router` took for side `side` of `measurement` of `app`;
     /// keeps the record in the store and as `privacy-SIDE.json` in `dir`.
     pub fn run(

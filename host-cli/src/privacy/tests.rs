@@ -110,6 +110,11 @@ fn capture_bytes() -> Vec<u8> {
 
 /// The inventory phone with its registered IMEI, and the app.
 fn pass(db: &Path) -> PrivacyPass {
+    pass_with(db, None)
+}
+
+/// The same with a policy file.
+fn pass_with(db: &Path, policy: Option<matador_pipeline::Policy>) -> PrivacyPass {
     let inventory = format!(
         "routers:\n  - {{ name: lr-a, from_lab: true }}\n  - {{ name: lr-b, from_lab: true }}\n\
          phones:\n  - serial: \"{SERIAL}\"\n    model: Pixel 7\n    router: lr-a\n    pii:\n      imei: \"{IMEI}\"\n\
@@ -122,7 +127,7 @@ fn pass(db: &Path) -> PrivacyPass {
         "rules:\n  allow:\n    - { name: \"*.chat.example\" }\nui:",
     );
     let app = parse_app(&app, "app.yaml").expect("app");
-    PrivacyPass::new(db, None, &inventory, &[app]).expect("privacy pass")
+    PrivacyPass::new(db, policy, &inventory, &[app]).expect("privacy pass")
 }
 
 #[test]
@@ -267,4 +272,70 @@ fn a_first_party_domain_and_a_capture_that_does_not_read() {
         .expect("load")
         .records
         .is_empty());
+}
+
+#[test]
+fn a_policy_that_blocks_trackers_gives_the_router_its_list_and_the_report_says_what_got_through() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("results.sqlite");
+    let policy = format!(
+        "devices:\n  - id: \"{SERIAL}\"\n    lab: true\n    plugins: [classification, pii, tracker, blocking]\n"
+    );
+    let policy = matador_pipeline::Policy::parse(&policy, "policy.yaml").expect("policy");
+    let pass = pass_with(&db, Some(policy));
+    let list = pass
+        .blocklist("lr-a", PACKAGE)
+        .expect("builds")
+        .expect("blocking");
+    assert!(
+        list.iter().any(|d| d == "doubleclick.net"),
+        "{}",
+        list.len()
+    );
+    assert!(
+        !list.iter().any(|d| d == "chat.example"),
+        "the app's own domain"
+    );
+    // The other phone runs the defaults, without blocking: its router blocks nothing.
+    assert_eq!(
+        pass.blocklist("lr-b", PACKAGE).expect("builds"),
+        Some(Vec::new())
+    );
+    // Without blocking anywhere in the policy, the routers' lists are left alone.
+    assert_eq!(
+        pass_with(&dir.path().join("other.sqlite"), None)
+            .blocklist("lr-a", PACKAGE)
+            .expect("builds"),
+        None
+    );
+
+    let record = pass
+        .run(
+            MEASUREMENT,
+            "a",
+            "lr-a",
+            PACKAGE,
+            &capture_bytes(),
+            dir.path(),
+        )
+        .expect("analysed");
+    let tracker_flow = record
+        .flows
+        .iter()
+        .find(|f| f.destination == TRACKER_HOST)
+        .expect("the tracker flow");
+    let blocked = tracker_flow.blocked.as_ref().expect("the policy blocks it");
+    assert!(blocked.reason.contains("DoubleClick"), "{}", blocked.reason);
+    assert!(
+        blocked.answered,
+        "the capture has the server's 204: it got through"
+    );
+    assert!(record
+        .flows
+        .iter()
+        .filter(|f| f.destination != TRACKER_HOST)
+        .all(|f| f.blocked.is_none()));
+    let report = crate::analysis::privacy::compute(&[record]);
+    let row = &report.apps[0].trackers[0];
+    assert_eq!((row.flows, row.blocked, row.got_through), (1, 1, 1));
 }

@@ -196,6 +196,7 @@ mod tests {
                 created: 1,
                 sha256: "0".repeat(64),
                 device: Some("pixel".into()),
+                encrypted: false,
             }],
         };
         let json = serde_json::to_value(&data).unwrap();

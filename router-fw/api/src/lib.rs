@@ -7,6 +7,7 @@
 //! error rather than a silently ignored setting; responses accept unknown fields, so an older
 //! host can read a newer router.
 
+mod blocking;
 mod check;
 #[cfg(feature = "client")]
 pub mod client;
@@ -21,6 +22,7 @@ mod status;
 mod vantage;
 mod wg_quick;
 
+pub use blocking::{check_domain, Blocklist, MAX_BLOCKED_DOMAINS, MAX_DOMAIN_LEN};
 pub use check::{check_id, check_result_id, Invalid, MAX_ID_LEN, MAX_RESULT_ID_LEN};
 pub use ingress::{check_device_name, AddPeer, DeviceData, Ingress, IngressPeer, MAX_DEVICE_LEN};
 pub use measurement::{
@@ -40,3 +42,10 @@ pub const API_VERSION: &str = "v1";
 
 /// Response header of `GET /v1/results/{id}`: the SHA-256 of the body, lowercase hex.
 pub const SHA256_HEADER: &str = "x-matador-sha256";
+
+/// Response header of `GET /v1/results/{id}` when the body is encrypted at rest: `age` (an
+/// age v1 file to the researcher's key). Absent: the body is the result itself.
+pub const ENCRYPTED_HEADER: &str = "x-matador-encrypted";
+
+/// The value of [`ENCRYPTED_HEADER`] for an age v1 file.
+pub const ENCRYPTED_AGE: &str = "age";

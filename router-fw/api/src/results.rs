@@ -50,6 +50,11 @@ pub struct ResultSummary {
     /// routers older than the ingress, so both still parse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// The stored bytes are an age v1 file to the researcher's key (a device's result on a
+    /// router with `at_rest`); `size` and `sha256` are the encrypted file's. Absent means
+    /// plain, so older routers and hosts still parse.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// `GET /v1/results`: what is stored, and how full the store is.
@@ -105,15 +110,18 @@ mod tests {
     }
 
     #[test]
-    fn a_summary_without_a_device_parses_and_is_written_without_one() {
+    fn a_summary_without_device_or_encrypted_parses_and_is_written_without_them() {
         let old = r#"{"id":"m1.log","measurement":"m1","kind":"log","size":3,"created":7,
             "sha256":"00"}"#;
         let summary: ResultSummary = serde_json::from_str(old).unwrap();
         assert_eq!(summary.device, None);
+        assert!(!summary.encrypted);
         let json = serde_json::to_value(&summary).unwrap();
         assert!(json.get("device").is_none(), "{json}");
+        assert!(json.get("encrypted").is_none(), "{json}");
         let with = ResultSummary {
             device: Some("pixel".into()),
+            encrypted: true,
             ..summary
         };
         let back: ResultSummary =

@@ -52,6 +52,13 @@ pub trait Control: Send + Sync + 'static {
 
     /// Removes a phone from ingress `ap` at once: monitoring of it stops.
     fn remove_ingress_peer(&self, ap: String, device: String) -> ControlFuture<'_, ()>;
+
+    /// AP `ap`'s blocked domains. Unknown AP: [`ControlError::UnknownAp`].
+    fn blocklist(&self, ap: String) -> ControlFuture<'_, Vec<String>>;
+
+    /// Replaces AP `ap`'s blocked domains (checked and normalised by the server; empty:
+    /// nothing blocked). Unknown AP: [`ControlError::UnknownAp`].
+    fn set_blocklist(&self, ap: String, domains: Vec<String>) -> ControlFuture<'_, ()>;
 }
 
 /// Why the daemon refused or failed a call; each maps to one HTTP status.

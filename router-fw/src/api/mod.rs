@@ -10,7 +10,7 @@
 //! | `GET /v1/measurements/{id}` | | `MeasurementStatus` |
 //! | `POST /v1/measurements/{id}/stop` | `StopMeasurement`, or empty | `MeasurementStatus` |
 //! | `GET /v1/results[?measurement=ID]` | | `ResultList` |
-//! | `GET /v1/results/{id}` | | the bytes, SHA-256 in `x-matador-sha256` |
+//! | `GET /v1/results/{id}` | | the bytes, SHA-256 in `x-matador-sha256`, `x-matador-encrypted: age` if encrypted at rest |
 //! | `DELETE /v1/results/{id}[?sha256=HEX]` | | 204 (acknowledged, deleted) |
 //!
 //! Every failure is an `ApiError` body: 400 bad JSON or an invalid field (named), 401 no or
@@ -21,6 +21,7 @@
 //! identity, tells the bound address and the certificate fingerprint) then [`ApiServer::run`].
 
 mod auth;
+mod blocklist;
 mod body;
 mod control;
 mod devices;

@@ -13,7 +13,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use matador_api::{
     check_id, check_result_id, ApiError, Invalid, MeasurementStatus, ResultList, RouterStatus,
-    SetVantage, StartMeasurement, StopMeasurement, SHA256_HEADER,
+    SetVantage, StartMeasurement, StopMeasurement, ENCRYPTED_AGE, ENCRYPTED_HEADER, SHA256_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -35,6 +35,12 @@ pub fn router(app: App, token: Token, max_body_bytes: usize, request_timeout: Du
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/aps/{ap}/vantage", put(set_vantage))
+        .route(
+            "/v1/aps/{ap}/blocklist",
+            get(super::blocklist::get_blocklist)
+                .put(super::blocklist::put_blocklist)
+                .delete(super::blocklist::delete_blocklist),
+        )
         .route("/v1/measurements", post(start_measurement))
         .route("/v1/measurements/{id}", get(measurement))
         .route("/v1/measurements/{id}/stop", post(stop_measurement))
@@ -350,6 +356,9 @@ async fn fetch_result(
     // Hex digits and an id of [A-Za-z0-9._-]: always valid header values.
     if let Ok(v) = HeaderValue::from_str(&summary.sha256) {
         headers.insert(SHA256_HEADER, v);
+    }
+    if summary.encrypted {
+        headers.insert(ENCRYPTED_HEADER, HeaderValue::from_static(ENCRYPTED_AGE));
     }
     Ok(response)
 }

@@ -10,11 +10,27 @@ mod writer;
 mod tests;
 
 pub use recipient::Recipient;
-pub use writer::{AgeWriter, CHUNK_SIZE};
+pub use writer::{sealed_len, AgeWriter, CHUNK_SIZE};
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+/// The configuration's `at_rest` section: results of devices (enrolled phones) are stored
+/// encrypted to `recipient`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtRestConfig {
+    /// The researcher's age X25519 public key, `age1…` (`matador-host keys new` prints it).
+    pub recipient: String,
+}
+
+impl AtRestConfig {
+    /// The recipient, parsed (the configuration's check already did it once).
+    pub fn recipient(&self) -> Result<Recipient, AtRestError> {
+        Recipient::parse(&self.recipient)
+    }
+}
 
 /// What can go wrong parsing a recipient or encrypting.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,8 @@ const HRP: &str = "age";
 const KEY_LEN: usize = 32;
 /// Bech32's checksum is six characters.
 const CHECKSUM_LEN: usize = 6;
+/// How an age X25519 identity (the secret key) starts.
+const SECRET_PREFIX: &str = "AGE-SECRET-KEY-";
 
 /// An age X25519 recipient: the researcher's public key files are encrypted to.
 #[derive(Clone, PartialEq, Eq)]
@@ -24,6 +26,18 @@ impl Recipient {
     /// and the key length.
     pub fn parse(s: &str) -> Result<Recipient, AtRestError> {
         let text = s.trim();
+        // A pasted secret key must not reach the error, and so the logs, in full.
+        if text.len() >= SECRET_PREFIX.len()
+            && text.as_bytes()[..SECRET_PREFIX.len()].eq_ignore_ascii_case(SECRET_PREFIX.as_bytes())
+        {
+            return Err(AtRestError::Recipient {
+                shown: format!("{SECRET_PREFIX}…"),
+                reason: "this is the secret key (identity); the router takes the public key \
+                         `age1…` that `matador-host keys new` printed, and the secret key \
+                         must never be on a router"
+                    .into(),
+            });
+        }
         let bad = |reason: String| AtRestError::Recipient {
             shown: shorten(text),
             reason,

@@ -74,6 +74,12 @@ fn round_trips_through_the_age_crate_at_chunk_boundaries() {
             })
             .expect("header ends");
         assert_eq!(file.len() - header_end, payload_len(len), "size {len}");
+        // The store reserves space by `sealed_len`: it must be exact, not an estimate.
+        assert_eq!(
+            payload_len(len) as u64,
+            16 + sealed_len(len as u64),
+            "size {len}"
+        );
     }
 }
 
@@ -190,7 +196,9 @@ fn recipient_parse_refuses_bad_input_clearly() {
     let identity = age::x25519::Identity::generate();
     let secret = identity.to_string();
     let e = refused(secret.expose_secret());
-    assert!(e.contains("HRP is `age-secret-key-`"), "{e}");
+    assert!(e.contains("this is the secret key"), "{e}");
+    // Errors end in logs: the key itself is not in them.
+    assert!(!e.contains(&secret.expose_secret()[16..]), "{e}");
     for (s, why) in [
         ("", "no `1`"),
         ("age1qqqq", "too short"),
@@ -287,4 +295,85 @@ proptest! {
         let file = encrypt(&plain, &to, &splits);
         prop_assert_eq!(decrypt(&identity, &file).expect("decrypts"), plain);
     }
+}
+
+/// A router configuration, YAML, to which an `at_rest` section is appended.
+const CONFIG: &str = "router: lr-a
+management: 192.0.2.41
+token_file: /etc/matador/token
+state_dir: /var/lib/matador
+run_dir: /run/matador
+uplink: eth0
+radio: simulated
+aps:
+  - { name: ap0, ssid: matador-a, passphrase: lab-passphrase-a, interface: wlan0, subnet: 10.77.1.0/24 }
+";
+
+#[test]
+fn the_configuration_takes_a_recipient_and_names_a_bad_one() {
+    use crate::dataplane::config::RouterConfig;
+    let (to, _) = keys();
+    let good = format!("{CONFIG}at_rest:\n  recipient: {to}\n");
+    let config = RouterConfig::parse(&good, "r.yaml").expect("good");
+    let at_rest = config.at_rest.clone().expect("at_rest");
+    assert_eq!(at_rest.recipient().expect("parses"), to);
+    assert_eq!(
+        RouterConfig::parse(CONFIG, "r.yaml")
+            .expect("plain")
+            .at_rest,
+        None
+    );
+
+    // UCI carries it as `option at_rest_recipient`, both ways.
+    let uci = crate::dataplane::uci::to_uci(&config);
+    assert!(
+        uci.contains(&format!("option at_rest_recipient '{to}'")),
+        "{uci}"
+    );
+    assert_eq!(
+        RouterConfig::parse_uci(&uci, "matador").expect("uci"),
+        config
+    );
+
+    // A typo (the last character changed) breaks the Bech32 checksum.
+    let text = to.to_string();
+    let last = if text.ends_with('q') { "p" } else { "q" };
+    let typo = format!("{}{last}", &text[..text.len() - 1]);
+    let secret = {
+        use age::secrecy::ExposeSecret as _;
+        age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret()
+            .to_string()
+    };
+    let cases = [
+        (
+            format!("{CONFIG}at_rest:\n  recipient: {typo}\n"),
+            "checksum",
+        ),
+        (
+            format!("{CONFIG}at_rest:\n  recipient: {secret}\n"),
+            "secret key",
+        ),
+        (
+            format!("{CONFIG}at_rest:\n  recipients: {to}\n"),
+            "recipients",
+        ),
+    ];
+    for (yaml, why) in cases {
+        let e = RouterConfig::parse(&yaml, "r.yaml")
+            .expect_err(why)
+            .to_string();
+        assert!(e.contains(why), "{why}: {e}");
+        assert!(
+            !e.contains(&secret[16..]),
+            "the secret key is not echoed: {e}"
+        );
+        if why != "recipients" {
+            assert!(e.contains("at_rest.recipient"), "{e}");
+        }
+    }
+    let bad_uci = uci.replace(&text, &typo);
+    let e = RouterConfig::parse_uci(&bad_uci, "matador").expect_err("typo");
+    assert!(e.to_string().contains("at_rest.recipient"), "{e}");
 }

@@ -152,6 +152,11 @@ impl<W: Write> AgeWriter<W> {
         Ok(())
     }
 
+    /// The inner writer (what it has received so far: the header and the sealed chunks).
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
     /// Seals the last chunk, flushes, and gives back the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.check()?;
@@ -184,6 +189,13 @@ impl<W: Write> Write for AgeWriter<W> {
         self.check()?;
         self.inner.flush()
     }
+}
+
+/// The bytes the payload chunks of `plain` plaintext bytes take after the header and nonce:
+/// the plaintext and one tag per chunk, at least one (an empty file still has its last
+/// chunk). Exact, because only the last chunk is ever short.
+pub fn sealed_len(plain: u64) -> u64 {
+    plain + TAG_LEN as u64 * plain.div_ceil(CHUNK_SIZE as u64).max(1)
 }
 
 /// A ChaCha20-Poly1305 key: HKDF-SHA256(salt, ikm) expanded with `info`.

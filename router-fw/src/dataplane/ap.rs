@@ -57,6 +57,7 @@ pub fn dnsmasq_conf(
     resolver: Option<Ipv4Addr>,
     leases: &Path,
     log: &Path,
+    nftset: &str,
 ) -> String {
     let hosts: Vec<Ipv4Addr> = ap.subnet.hosts().collect();
     let first = hosts.get(hosts.len() / 2).copied().unwrap_or(ap.gateway());
@@ -67,8 +68,13 @@ pub fn dnsmasq_conf(
         "# dnsmasq of MATAdOR access point {} (generated)",
         ap.name
     );
+    // Blocking: the phones' DNS is steered here (firewall_block) and forwarded, uncached,
+    // through the tunnel, so that the blocked names' answers fill the AP's set.
+    let blocking = !nftset.is_empty();
+    if !blocking {
+        let _ = writeln!(c, "port=0");
+    }
     for line in [
-        "port=0",
         "no-resolv",
         "no-hosts",
         "bind-interfaces",
@@ -93,6 +99,13 @@ pub fn dnsmasq_conf(
             let _ = writeln!(c, "dhcp-option=option:dns-server");
         }
     }
+    if blocking {
+        let _ = writeln!(c, "cache-size=0");
+        if let Some(r) = resolver {
+            let _ = writeln!(c, "server={r}@{}", ap.tunnel_interface());
+        }
+        c.push_str(nftset);
+    }
     let _ = writeln!(c, "dhcp-leasefile={}", leases.display());
     let _ = writeln!(c, "log-facility={}", log.display());
     c
@@ -102,7 +115,12 @@ pub fn dnsmasq_conf(
 /// DNS forwarder on the gateway that sends every query, uncached, to the vantage node's
 /// resolver through the AP's tunnel (bound to the tunnel, so it never takes the uplink).
 /// The phones' profiles name the gateway, so they need no change when the vantage node does.
-pub fn dnsmasq_ingress_conf(ap: &ApConfig, resolver: Option<Ipv4Addr>, log: &Path) -> String {
+pub fn dnsmasq_ingress_conf(
+    ap: &ApConfig,
+    resolver: Option<Ipv4Addr>,
+    log: &Path,
+    nftset: &str,
+) -> String {
     let mut c = String::new();
     let _ = writeln!(c, "# dnsmasq of MATAdOR ingress {} (generated)", ap.name);
     for line in [
@@ -121,6 +139,7 @@ pub fn dnsmasq_ingress_conf(ap: &ApConfig, resolver: Option<Ipv4Addr>, log: &Pat
     if let Some(r) = resolver {
         let _ = writeln!(c, "server={r}@{}", ap.tunnel_interface());
     }
+    c.push_str(nftset);
     let _ = writeln!(c, "log-facility={}", log.display());
     c
 }
@@ -207,28 +226,55 @@ mod tests {
             Some(Ipv4Addr::new(100, 64, 3, 1)),
             Path::new("/run/l"),
             Path::new("/run/log"),
+            "",
         );
         assert!(c.contains("port=0\n"), "no DNS service on the router");
+        assert!(!c.contains("server="), "{c}");
         assert!(c.contains("dhcp-option=option:dns-server,100.64.3.1\n"));
         assert!(c.contains("dhcp-option=option:router,10.77.1.1\n"));
         assert!(
             c.contains("dhcp-range=10.77.1.128,10.77.1.254,255.255.255.0,1h\n"),
             "{c}"
         );
-        let none = dnsmasq_conf(&ap(), None, Path::new("/run/l"), Path::new("/run/log"));
+        let none = dnsmasq_conf(&ap(), None, Path::new("/run/l"), Path::new("/run/log"), "");
         assert!(none.contains("dhcp-option=option:dns-server\n"));
+    }
+
+    #[test]
+    fn a_blocking_ap_answers_dns_itself_through_its_tunnel_and_feeds_its_set() {
+        let nftset = "nftset=/doubleclick.net/4#inet#matador#block0\n";
+        let c = dnsmasq_conf(
+            &ap(),
+            Some(Ipv4Addr::new(100, 64, 3, 1)),
+            Path::new("/run/l"),
+            Path::new("/run/log"),
+            nftset,
+        );
+        assert!(!c.contains("port=0"), "{c}");
+        assert!(c.contains("server=100.64.3.1@wg-ap0\n"), "{c}");
+        assert!(c.contains("cache-size=0\n"), "{c}");
+        assert!(c.contains(nftset), "{c}");
+        // The phones keep their resolver: the firewall steers its port 53 to the gateway.
+        assert!(c.contains("dhcp-option=option:dns-server,100.64.3.1\n"));
     }
 
     #[test]
     fn an_ingress_forwards_dns_through_its_tunnel_and_serves_no_dhcp() {
         let mut a = ap();
         a.interface = "wg-in".into();
-        let c = dnsmasq_ingress_conf(&a, Some(Ipv4Addr::new(100, 64, 3, 1)), Path::new("/l"));
+        let nftset = "nftset=/tracker.example/4#inet#matador#block0\n";
+        let c = dnsmasq_ingress_conf(
+            &a,
+            Some(Ipv4Addr::new(100, 64, 3, 1)),
+            Path::new("/l"),
+            nftset,
+        );
+        assert!(c.contains(nftset), "{c}");
         assert!(c.contains("server=100.64.3.1@wg-ap0\n"), "{c}");
         assert!(c.contains("listen-address=10.77.1.1\n"));
         assert!(!c.contains("dhcp"), "{c}");
         assert!(!c.contains("port=0"), "{c}");
-        let none = dnsmasq_ingress_conf(&a, None, Path::new("/l"));
+        let none = dnsmasq_ingress_conf(&a, None, Path::new("/l"), "");
         assert!(!none.contains("server="), "{none}");
     }
 }

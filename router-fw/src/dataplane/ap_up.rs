@@ -2,6 +2,7 @@
 //! with the policy route into it, and its dnsmasq.
 
 use super::ap::{dnsmasq_conf, dnsmasq_ingress_conf, hostapd_conf, uci_wifi_iface};
+use super::blocklist::{self, Blocklists};
 use super::config::{ApConfig, Radio, RouterConfig};
 use super::control;
 use super::helper::{wait_for, Helper, TunnelOf};
@@ -38,6 +39,7 @@ pub(super) async fn bring_up(
     helpers: &mut Vec<Helper>,
     associated: &[Arc<Associated>],
     ingress_peers: &[ingress::Peers],
+    blocklists: &Blocklists,
 ) -> Result<Vec<Option<(String, TunnelPeer)>>> {
     let mut peers = Vec::new();
     if config.radio == Radio::Uci {
@@ -62,10 +64,16 @@ pub(super) async fn bring_up(
         if let Some(peer) = &peer {
             start_tunnel(h, config, i, ap, peer, helpers).await?;
         }
+        let blocked = blocklist::lock(blocklists)
+            .get(i)
+            .cloned()
+            .unwrap_or_default();
         helpers.push(start_dnsmasq(
             config,
+            i,
             ap,
             peer.as_ref().and_then(|p| p.dns),
+            &blocked,
         )?);
         peers.push(named);
     }
@@ -122,21 +130,24 @@ async fn start_radio(
     Ok(())
 }
 
-/// Writes the AP's dnsmasq configuration and starts it.
+/// Writes AP `i`'s dnsmasq configuration (with its blocked domains) and starts it.
 pub(super) fn start_dnsmasq(
     config: &RouterConfig,
+    i: usize,
     ap: &ApConfig,
     resolver: Option<std::net::Ipv4Addr>,
+    blocked: &[String],
 ) -> Result<Helper> {
     let dir = config.run_dir.join(&ap.name);
     let conf = dir.join("dnsmasq.conf");
     let log = dir.join("dnsmasq.log");
+    let nftset = blocklist::nftset_lines(i, blocked);
     std::fs::write(
         &conf,
         if ap.is_ingress() {
-            dnsmasq_ingress_conf(ap, resolver, &log)
+            dnsmasq_ingress_conf(ap, resolver, &log, &nftset)
         } else {
-            dnsmasq_conf(ap, resolver, &dir.join("leases"), &log)
+            dnsmasq_conf(ap, resolver, &dir.join("leases"), &log, &nftset)
         },
     )?;
     let mut dnsmasq = Helper::new(

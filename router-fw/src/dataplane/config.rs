@@ -125,6 +125,10 @@ pub struct RouterConfig {
     /// it acknowledges them.
     #[serde(default)]
     pub upload: Option<UploadConfig>,
+    /// Encryption at rest: results of devices (enrolled phones) are stored encrypted to the
+    /// researcher's key; without it they are stored plain, as lab phones' always are.
+    #[serde(default)]
+    pub at_rest: Option<crate::at_rest::AtRestConfig>,
 }
 
 /// The management tunnel: a WireGuard interface toward the controller, which the router
@@ -361,6 +365,10 @@ impl RouterConfig {
                     "upload: retry_min_s must be at least 1 and at most retry_max_s".into(),
                 ));
             }
+        }
+        if let Some(a) = &self.at_rest {
+            a.recipient()
+                .map_err(|e| bad("-", format!("at_rest.recipient: {e}")))?;
         }
         Ok(())
     }

@@ -16,6 +16,15 @@ use tokio::sync::{mpsc, oneshot};
 
 /// A change the supervision loop carries out (it owns the tunnels and helpers).
 pub enum PlaneCommand {
+    /// Replace AP `ap`'s blocklist (checked and normalised).
+    SetBlocklist {
+        /// Index of the AP.
+        ap: usize,
+        /// The domains, normalised.
+        domains: Vec<String>,
+        /// Outcome.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// Point AP `ap` at a new vantage node.
     SetVantage {
         /// Index of the AP.
@@ -41,6 +50,8 @@ pub struct RouterControl {
     pub associated: Vec<Arc<super::stations::Associated>>,
     /// Each AP's ingress peers (empty for Wi-Fi APs), index for index with the APs.
     pub ingress: Vec<super::ingress::Peers>,
+    /// Each AP's blocked domains, index for index with the APs.
+    pub blocklists: super::blocklist::Blocklists,
     /// Measurements, running and finished.
     pub measurements: Arc<crate::measure::Measurements>,
     /// The result store (the upload spool).
@@ -242,13 +253,17 @@ impl RouterControl {
         }
     }
 
-    async fn change_vantage(&self, ap: String, peer: WgPeer) -> Result<(), ControlError> {
-        let index = self
-            .config
+    /// The index of AP `ap` in the configuration.
+    fn ap_index(&self, ap: &str) -> Result<usize, ControlError> {
+        self.config
             .aps
             .iter()
             .position(|a| a.name == ap)
-            .ok_or_else(|| ControlError::UnknownAp(ap.clone()))?;
+            .ok_or_else(|| ControlError::UnknownAp(ap.to_string()))
+    }
+
+    async fn change_vantage(&self, ap: String, peer: WgPeer) -> Result<(), ControlError> {
+        let index = self.ap_index(&ap)?;
         let tunnel = tunnel_peer(&peer).map_err(ControlError::Invalid)?;
         // Kept on disk so a restart after a crash tunnels to the same vantage node.
         let path = self.config.state_dir.join(format!("vantage-{ap}.conf"));
@@ -324,6 +339,36 @@ impl Control for RouterControl {
 
     fn remove_ingress_peer(&self, ap: String, device: String) -> ControlFuture<'_, ()> {
         Box::pin(async move { self.unenrol(&ap, &device).await })
+    }
+
+    fn blocklist(&self, ap: String) -> ControlFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let i = self.ap_index(&ap)?;
+            Ok(super::blocklist::lock(&self.blocklists)
+                .get(i)
+                .cloned()
+                .unwrap_or_default())
+        })
+    }
+
+    fn set_blocklist(&self, ap: String, domains: Vec<String>) -> ControlFuture<'_, ()> {
+        Box::pin(async move {
+            let i = self.ap_index(&ap)?;
+            let (reply, answer) = oneshot::channel();
+            let stopping = || ControlError::Unavailable("the daemon is stopping".into());
+            self.commands
+                .send(PlaneCommand::SetBlocklist {
+                    ap: i,
+                    domains,
+                    reply,
+                })
+                .await
+                .map_err(|_| stopping())?;
+            answer
+                .await
+                .map_err(|_| stopping())?
+                .map_err(ControlError::Internal)
+        })
     }
 }
 

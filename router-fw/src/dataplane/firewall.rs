@@ -1,10 +1,12 @@
 //! The daemon's own nftables table, `inet matador`, built with nftnl in one atomic batch:
 //! each AP's subnet may leave only through its tunnel (fail closed: with the tunnel down,
 //! nothing reaches the uplink), phones cannot reach the router itself beyond DHCP, every AP
-//! has counters, a prerouting hook marks AP traffic for capture and plugins, and TCP SYNs
-//! through a tunnel have their MSS clamped to the route's MTU (see `mss`).
+//! has counters, a prerouting hook marks AP traffic for capture and plugins, TCP SYNs
+//! through a tunnel have their MSS clamped to the route's MTU (see `mss`), and each AP's
+//! blocked trackers are rejected (see `firewall_block`).
 
 use super::config::ApConfig;
+use super::firewall_block::{add_dns_steer, add_reject, add_set};
 use super::mss::{clamp_in, clamp_out, TUNNEL_MTU};
 use nftnl::expr::InterfaceName;
 use nftnl::{
@@ -49,8 +51,14 @@ pub struct ApiFence {
 /// The whole table for these APs (and, with a management tunnel, the fence that keeps the
 /// API port closed on every other interface but loopback). The batch first adds the table (a no-op if a crashed run
 /// left it), deletes it, and builds it anew: the kernel applies the batch atomically, so
-/// there is never a moment without the rules, and never two copies of them.
-pub fn batch(aps: &[ApConfig], api: Option<&ApiFence>) -> Result<FinalizedBatch, FirewallError> {
+/// there is never a moment without the rules, and never two copies of them. `blocking[i]`:
+/// AP `i` has a blocklist, so its DNS goes through its own dnsmasq (which fills the AP's set
+/// of blocked addresses); the rebuilt sets start empty and refill as phones resolve names.
+pub fn batch(
+    aps: &[ApConfig],
+    api: Option<&ApiFence>,
+    blocking: &[bool],
+) -> Result<FinalizedBatch, FirewallError> {
     let mut batch = Batch::new();
     let table = Table::new(TABLE, ProtoFamily::Inet);
     batch.add(&table, MsgType::Add);
@@ -80,6 +88,12 @@ pub fn batch(aps: &[ApConfig], api: Option<&ApiFence>) -> Result<FinalizedBatch,
     nat.set_type(nftnl::ChainType::Nat);
     nat.set_policy(Policy::Accept);
     batch.add(&nat, MsgType::Add);
+    let mut steer = Chain::new(c"steer", &table);
+    // Destination NAT priority: the DNS of blocking APs to their own dnsmasq.
+    steer.set_hook(Hook::PreRouting, -100);
+    steer.set_type(nftnl::ChainType::Nat);
+    steer.set_policy(Policy::Accept);
+    batch.add(&steer, MsgType::Add);
 
     if let Some(api) = api {
         // The uplink sees the Internet: the API must not answer there, whatever address
@@ -102,6 +116,14 @@ pub fn batch(aps: &[ApConfig], api: Option<&ApiFence>) -> Result<FinalizedBatch,
     for (i, ap) in aps.iter().enumerate() {
         let radio = iface(&ap.interface)?;
         let tunnel = iface(&ap.tunnel_interface())?;
+        let blocks = blocking.get(i).copied().unwrap_or(false);
+
+        // Blocked trackers first: rejected before anything may take the tunnel.
+        let set = add_set(&mut batch, &table, i);
+        add_reject(&mut batch, &forward, &radio, &set);
+        if blocks && !ap.is_ingress() {
+            add_dns_steer(&mut batch, &steer, &radio, ap.gateway());
+        }
 
         // Forwarded from the AP: into its own tunnel only, counted; everything else dropped.
         let mut out = Rule::new(&forward);
@@ -120,13 +142,16 @@ pub fn batch(aps: &[ApConfig], api: Option<&ApiFence>) -> Result<FinalizedBatch,
         batch.add(&closed, MsgType::Add);
 
         // To the router itself: DHCP only (an ingress: its DNS forwarder only, as its
-        // phones get no DHCP); the management side is out of reach.
-        let services: &[(u8, u16)] = if ap.is_ingress() {
-            &[(libc::IPPROTO_UDP as u8, 53), (libc::IPPROTO_TCP as u8, 53)]
-        } else {
-            &[(libc::IPPROTO_UDP as u8, 67)]
+        // phones get no DHCP; a blocking AP: DHCP and the steered DNS); the management side
+        // is out of reach.
+        let dns = [(libc::IPPROTO_UDP as u8, 53), (libc::IPPROTO_TCP as u8, 53)];
+        let dhcp = [(libc::IPPROTO_UDP as u8, 67)];
+        let services: Vec<(u8, u16)> = match (ap.is_ingress(), blocks) {
+            (true, _) => dns.to_vec(),
+            (false, false) => dhcp.to_vec(),
+            (false, true) => dhcp.iter().chain(&dns).copied().collect(),
         };
-        for &(proto, port) in services {
+        for (proto, port) in services {
             let mut allow = Rule::new(&input);
             allow.add_expr(&nft_expr!(meta iifname));
             allow.add_expr(&nft_expr!(cmp == &radio));

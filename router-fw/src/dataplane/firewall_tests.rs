@@ -98,12 +98,17 @@ fn ap0() -> ApConfig {
 
 /// Installs the daemon's table for `aps` in `ns`, as the daemon does in its own namespace.
 fn install(ns: &str, aps: Vec<ApConfig>) {
+    install_blocking(ns, aps, Vec::new());
+}
+
+/// The same, with `blocking[i]` saying whether AP `i` has a blocklist.
+fn install_blocking(ns: &str, aps: Vec<ApConfig>, blocking: Vec<bool>) {
     let fence = firewall::ApiFence {
         interface: "wg-mgmt".into(),
         port: 8443,
     };
     in_netns(ns, move || {
-        firewall::batch(&aps, Some(&fence)).and_then(|b| firewall::send(&b))
+        firewall::batch(&aps, Some(&fence), &blocking).and_then(|b| firewall::send(&b))
     })
     .expect("the kernel takes the batch");
 }
@@ -145,6 +150,52 @@ fn the_table_clamps_the_mss_both_ways_through_each_tunnel() {
         .output()
         .expect("nft");
     assert!(!gone.status.success(), "the table is still there");
+}
+
+#[test]
+fn a_blocking_ap_rejects_its_set_and_steers_its_dns_to_its_own_dnsmasq() {
+    let ns = namespaces("fwb", &["r"]);
+    let r = ns.0[0].clone();
+    let mut second = ap0();
+    second.name = "ap1".into();
+    second.interface = "ap1".into();
+    second.subnet = "10.77.2.0/24".parse().expect("subnet");
+    install_blocking(&r, vec![ap0(), second], vec![true, false]);
+    // What dnsmasq's `nftset=` does with an answer.
+    run(&[
+        "ip",
+        "netns",
+        "exec",
+        &r,
+        "nft",
+        "add",
+        "element",
+        "inet",
+        "matador",
+        "block0",
+        "{ 192.0.2.7 }",
+    ]);
+    let listing = run(&[
+        "ip", "netns", "exec", &r, "nft", "list", "table", "inet", "matador",
+    ]);
+    for rule in [
+        "set block0 {",
+        "elements = { 192.0.2.7 }",
+        "set block1 {",
+        "iifname \"ap0\" meta l4proto tcp ip daddr @block0 counter packets 0 bytes 0 reject with tcp reset",
+        "iifname \"ap0\" ip daddr @block0 counter packets 0 bytes 0 reject with icmpx admin-prohibited",
+        "iifname \"ap0\" meta nfproto ipv4 udp dport 53 dnat ip to 10.77.1.1",
+        "iifname \"ap0\" meta nfproto ipv4 tcp dport 53 dnat ip to 10.77.1.1",
+        "iifname \"ap0\" udp dport 53 accept",
+    ] {
+        assert!(listing.contains(rule), "no `{rule}` in\n{listing}");
+    }
+    // The AP without a blocklist keeps its phones' DNS going straight to their resolver.
+    assert!(!listing.contains("dnat ip to 10.77.2.1"), "{listing}");
+    assert!(
+        !listing.contains("iifname \"ap1\" udp dport 53 accept"),
+        "{listing}"
+    );
 }
 
 /// `tcpdump -c 1` in `ns` on `iface` for packets matching `filter`, started and listening.

@@ -4,10 +4,12 @@
 
 pub mod ap;
 mod ap_up;
+pub mod blocklist;
 pub mod config;
 pub mod control;
 mod control_ingress;
 pub mod firewall;
+mod firewall_block;
 #[cfg(test)]
 mod firewall_tests;
 mod helper;

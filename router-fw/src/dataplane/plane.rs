@@ -4,6 +4,7 @@
 //! pid files let a restart after kill -9 clean what the crashed run left.
 
 use super::ap_up::{bring_up, start_dnsmasq, start_tunnel, TABLE_BASE};
+use super::blocklist::{self, Blocklists};
 use super::config::{Radio, RouterConfig};
 use super::control::{self, PlaneCommand, RouterControl};
 use super::helper::{kill_leftovers, Helper, TunnelOf};
@@ -33,20 +34,8 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         .trim()
         .to_string();
     let h = netlink::connect().context("rtnetlink")?;
-    let aps = config.aps.clone();
-    let fence = config
-        .management_tunnel
-        .as_ref()
-        .map(|m| firewall::ApiFence {
-            interface: m.interface.clone(),
-            port: config.api_port,
-        });
-    tokio::task::spawn_blocking(move || {
-        firewall::batch(&aps, fence.as_ref()).and_then(|b| firewall::send(&b))
-    })
-    .await
-    .context("firewall task")?
-    .context("installing the nftables table inet matador")?;
+    let blocklists = blocklist::load_all(&config)?;
+    blocklist::install_firewall(&config, &blocklists).await?;
     let mut helpers: Vec<Helper> = Vec::new();
     let mgmt = management::load(&config)?;
     let mgmt_up = match &mgmt {
@@ -65,7 +54,15 @@ pub async fn run(config: RouterConfig) -> Result<()> {
             return Err(e);
         }
     };
-    let named = match bring_up(&h, &config, &mut helpers, &associated, &ingress_peers).await {
+    let up = bring_up(
+        &h,
+        &config,
+        &mut helpers,
+        &associated,
+        &ingress_peers,
+        &blocklists,
+    );
+    let named = match up.await {
         Ok(peers) => peers,
         Err(e) => {
             take_down(&h, &config, &mut helpers).await;
@@ -79,6 +76,8 @@ pub async fn run(config: RouterConfig) -> Result<()> {
     let opened = Store::open(config.state_dir.join("results"), RESULTS_CAP)
         .context("result store")
         .and_then(|store| {
+            // Before the measurements open: recovering one stores results.
+            store.set_recipient(at_rest_recipient(&config)?);
             let m = crate::measure::Measurements::open(
                 &config,
                 Arc::clone(&store),
@@ -106,6 +105,7 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         commands,
         associated,
         ingress: ingress_peers.clone(),
+        blocklists: Arc::clone(&blocklists),
         measurements: Arc::clone(&measurements),
     };
     for warning in control.health().warnings {
@@ -126,6 +126,7 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         mgmt: mgmt.as_ref(),
         peers: &mut peers,
         ingress: &ingress_peers,
+        blocklists: &blocklists,
         helpers: &mut helpers,
     };
     watch(&h, &config, &mut plane, &mut orders).await;
@@ -146,6 +147,22 @@ pub async fn run(config: RouterConfig) -> Result<()> {
 
 /// The uploader's task (and how to stop it), when the configuration asks for uploads.
 type UploadTask = (oneshot::Sender<()>, tokio::task::JoinHandle<()>);
+
+/// The key devices' results are encrypted to, if configured; a router with an ingress (real
+/// participants' phones) and none is warned about, since their results are then plain.
+fn at_rest_recipient(config: &RouterConfig) -> Result<Option<crate::at_rest::Recipient>> {
+    let Some(a) = &config.at_rest else {
+        if config.aps.iter().any(|ap| ap.is_ingress()) {
+            tracing::warn!(
+                "no at_rest.recipient: results of enrolled phones are stored unencrypted"
+            );
+        }
+        return Ok(None);
+    };
+    let to = a.recipient().context("at_rest.recipient")?;
+    tracing::info!(recipient = %to, "results of enrolled phones are stored encrypted");
+    Ok(Some(to))
+}
 
 /// Starts store-and-forward to the collector, if configured.
 fn start_upload(
@@ -220,6 +237,7 @@ struct Watched<'a> {
     mgmt: Option<&'a management::Management>,
     peers: &'a mut [Option<TunnelPeer>],
     ingress: &'a [ingress::Peers],
+    blocklists: &'a Blocklists,
     helpers: &'a mut Vec<Helper>,
 }
 
@@ -244,8 +262,15 @@ async fn watch(
             _ = int.recv() => return,
             _ = tick.tick() => check(h, config, plane).await,
             Some(order) = orders.recv() => match order {
+                PlaneCommand::SetBlocklist { ap, domains, reply } => {
+                    let dns = plane.peers.get(ap).and_then(|p| p.as_ref()).and_then(|p| p.dns);
+                    let change = blocklist::Change { ap, domains, dns };
+                    let done = blocklist::apply(config, plane.blocklists, change, plane.helpers).await;
+                    let _ = reply.send(done.map_err(|e| format!("{e:#}")));
+                }
                 PlaneCommand::SetVantage { ap, peer, reply } => {
-                    let done = set_vantage(h, config, ap, peer.clone(), plane.helpers).await;
+                    let blocked = blocklist::lock(plane.blocklists).get(ap).cloned().unwrap_or_default();
+                    let done = set_vantage(h, config, (ap, &blocked), peer.clone(), plane.helpers).await;
                     if done.is_ok() {
                         if let Some(slot) = plane.peers.get_mut(ap) {
                             *slot = Some(peer);
@@ -262,7 +287,7 @@ async fn watch(
 async fn set_vantage(
     h: &rtnetlink::Handle,
     config: &RouterConfig,
-    i: usize,
+    (i, blocked): (usize, &[String]),
     peer: TunnelPeer,
     helpers: &mut Vec<Helper>,
 ) -> Result<()> {
@@ -276,7 +301,7 @@ async fn set_vantage(
     }
     helpers.retain(|x| x.tunnel_of != Some(TunnelOf::Ap(i)) && x.what != dnsmasq);
     start_tunnel(h, config, i, ap, &peer, helpers).await?;
-    helpers.push(start_dnsmasq(config, ap, peer.dns)?);
+    helpers.push(start_dnsmasq(config, i, ap, peer.dns, blocked)?);
     tracing::info!(ap = %ap.name, endpoint = %peer.endpoint, "vantage node changed");
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::config::{
     ApConfig, CaptureLimits, ManagementTunnel, Radio, RouterConfig, UploadConfig, WireguardBackend,
 };
 use super::uci::{err, is_name, quote, UciError, UciFile, UciOption, UciSection};
+use crate::at_rest::AtRestConfig;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -14,7 +15,7 @@ use std::str::FromStr;
 /// The options `config router` takes. `enabled`, `log_level` and `uplink_network` are the
 /// init script's (whether to start, `-v`/`-vv`, the netifd interface whose changes reload the
 /// service); the daemon only checks their values.
-const ROUTER_KEYS: [&str; 21] = [
+const ROUTER_KEYS: [&str; 22] = [
     "enabled",
     "log_level",
     "uplink_network",
@@ -36,6 +37,7 @@ const ROUTER_KEYS: [&str; 21] = [
     "upload_url",
     "upload_retry_min_s",
     "upload_retry_max_s",
+    "at_rest_recipient",
 ];
 /// The options `config ap` takes (`name` when the AP's name cannot be the section's).
 const AP_KEYS: [&str; 7] = [
@@ -303,6 +305,9 @@ pub fn to_config(file: &UciFile) -> Result<RouterConfig, UciError> {
                     .unwrap_or(300),
             }),
         },
+        at_rest: o.get("at_rest_recipient").map(|r| AtRestConfig {
+            recipient: r.value.clone(),
+        }),
     })
 }
 
@@ -350,6 +355,9 @@ pub fn to_uci(c: &RouterConfig) -> String {
         option(&mut out, "upload_url", &u.url);
         option(&mut out, "upload_retry_min_s", &u.retry_min_s.to_string());
         option(&mut out, "upload_retry_max_s", &u.retry_max_s.to_string());
+    }
+    if let Some(a) = &c.at_rest {
+        option(&mut out, "at_rest_recipient", &a.recipient);
     }
     for ap in &c.aps {
         // A name UCI cannot take as a section name (`lab-a`) goes into `option name`.

@@ -342,6 +342,7 @@ fn router_config() -> impl Strategy<Value = RouterConfig> {
                 },
                 management_tunnel: None,
                 upload: None,
+                at_rest: None,
             }
         },
     )

@@ -258,6 +258,12 @@ impl Measurements {
                 request.ap
             )));
         }
+        // The device as worked out (an ingress's only peer when the host named none), so a
+        // measurement recovered after a crash is attributed, and encrypted, the same way.
+        let request = StartMeasurement {
+            device: device.clone(),
+            ..request
+        };
         let record = Record::new(request.clone(), unix_now());
         record.save(&self.records_dir).map_err(internal)?;
         let mut notes = Notes::default();

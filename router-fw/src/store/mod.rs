@@ -6,6 +6,11 @@
 //! are durable. Acknowledging removes the sidecar first. After a crash, [`Store::open`] removes
 //! temp files and any `<id>.data` without a sidecar (a commit or an acknowledgement that did
 //! not finish), so a half-written result is never listed and a listed one is never lost.
+//!
+//! Encryption at rest: with a recipient ([`Store::set_recipient`]), the results of a
+//! measurement that has a device ([`Store::set_device`]: an enrolled phone) are streamed
+//! through an age writer, so `<id>.data` is an age file and their plaintext never reaches the
+//! disk; the sidecar says `"encrypted": true`, and `size` and `sha256` are the age file's.
 
 pub mod atomic;
 mod writer;
@@ -18,6 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use matador_api::{check_id, check_result_id, Invalid, ResultKind, ResultSummary};
+
+use crate::at_rest::Recipient;
 
 pub(crate) use writer::hex;
 pub use writer::ResultWriter;
@@ -98,6 +105,8 @@ struct State {
     reserved: u64,
     /// The device each measurement's results belong to (ingress devices), by measurement.
     devices: HashMap<String, String>,
+    /// The researcher's key devices' results are encrypted to; none: they are stored plain.
+    recipient: Option<Recipient>,
 }
 
 impl Store {
@@ -130,7 +139,8 @@ impl Store {
         self.lock().used
     }
 
-    /// Results of `measurement` committed from now on carry `device` (none: no device).
+    /// Results of `measurement` created from now on carry `device` (none: no device), and
+    /// are encrypted if a recipient is set. Call it before the measurement's first result.
     pub fn set_device(&self, measurement: &str, device: Option<String>) {
         let mut state = self.lock();
         match device {
@@ -139,9 +149,10 @@ impl Store {
         };
     }
 
-    /// The device results of `measurement` are attributed to.
-    pub(super) fn device_of(&self, measurement: &str) -> Option<String> {
-        self.lock().devices.get(measurement).cloned()
+    /// Results of devices created from now on are encrypted to `to` (none: stored plain).
+    /// Results without a device (an AP's lab phone) are always plain.
+    pub fn set_recipient(&self, to: Option<Recipient>) {
+        self.lock().recipient = to;
     }
 
     /// Stored results, oldest first.
@@ -178,7 +189,8 @@ impl Store {
         check_id("measurement", measurement)?;
         let id = format!("{measurement}.{}", kind.as_str());
         check_result_id("id", &id)?;
-        {
+        // Decided once, at the start: the bytes go to disk encrypted from the first one.
+        let (device, to) = {
             let mut state = self.lock();
             if state.results.contains_key(&id) || state.pending.contains(&id) {
                 return Err(StoreError::Exists(id));
@@ -191,8 +203,20 @@ impl Store {
                 });
             }
             state.pending.insert(id.clone());
-        }
-        ResultWriter::new(Arc::clone(self), id, measurement.to_owned(), kind)
+            let device = state.devices.get(measurement).cloned();
+            let to = device.as_ref().and(state.recipient.clone());
+            (device, to)
+        };
+        ResultWriter::new(
+            Arc::clone(self),
+            writer::Meta {
+                id,
+                measurement: measurement.to_owned(),
+                kind,
+                device,
+            },
+            to.as_ref(),
+        )
     }
 
     /// Stores `bytes` as one result (see [`Store::create`]).
@@ -360,3 +384,5 @@ fn read_sidecar(path: &Path, id: &str) -> Result<ResultSummary, String> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_at_rest;

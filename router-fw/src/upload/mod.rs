@@ -188,18 +188,23 @@ impl Uploader {
         let mut stream = timeout(TcpStream::connect(addr)).await.map_err(io)?;
         let now = crate::dataplane::wireguard::unix_now().to_string();
         let created = result.created.to_string();
+        let mut headers = vec![
+            ("x-matador-sha256", result.sha256.as_str()),
+            ("x-matador-measurement", &result.measurement),
+            ("x-matador-kind", result.kind.as_str()),
+            ("x-matador-created", &created),
+            ("x-matador-router-time", &now),
+        ];
+        // As on `GET /v1/results/{id}`: the collector must know the bytes are an age file.
+        if result.encrypted {
+            headers.push((matador_api::ENCRYPTED_HEADER, matador_api::ENCRYPTED_AGE));
+        }
         let head = request_head(
             &addr.to_string(),
             &format!("/v1/uploads/{}/{}", self.router, result.id),
             &self.token,
             result.size,
-            &[
-                ("x-matador-sha256", &result.sha256),
-                ("x-matador-measurement", &result.measurement),
-                ("x-matador-kind", result.kind.as_str()),
-                ("x-matador-created", &created),
-                ("x-matador-router-time", &now),
-            ],
+            &headers,
         );
         timeout(stream.write_all(head.as_bytes()))
             .await

@@ -99,6 +99,10 @@ async fn a_result_is_deleted_only_after_the_collector_acknowledges_its_hash() {
         "{head}"
     );
     assert!(head.contains(&format!("x-matador-sha256: {}\r\n", stored.sha256)));
+    assert!(
+        !head.contains("x-matador-encrypted"),
+        "a plain result: {head}"
+    );
     assert!(head.ends_with("{\"flows\":[]}"), "the body is the result");
     assert!(store.get("m1.flows").is_some(), "kept");
     let state = lock(&up.state).clone();
@@ -156,4 +160,41 @@ async fn an_unreachable_collector_leaves_everything_spooled() {
     assert_eq!(up.round().await, Duration::from_secs(2));
     assert_eq!(store.list().len(), 2);
     assert_eq!(lock(&up.state).failures, 2);
+}
+
+#[tokio::test]
+async fn an_encrypted_result_is_uploaded_as_stored_and_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("results"), 1 << 20).expect("store");
+    let identity = age::x25519::Identity::generate();
+    let to = crate::at_rest::Recipient::parse(&identity.to_public().to_string()).expect("to");
+    store.set_recipient(Some(to));
+    store.set_device("m1", Some("pixel".into()));
+    let stored = store.put("m1", ResultKind::Log, b"a line\n").expect("put");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut up = uploader(Arc::clone(&store), addr);
+    let server = tokio::spawn(async move {
+        serve_once(&listener, |sha| {
+            format!("HTTP/1.1 201 Created\r\n\r\n{{\"sha256\":\"{sha}\"}}")
+        })
+        .await
+    });
+    assert_eq!(up.round().await, IDLE_POLL);
+    let request = server.await.expect("server");
+    let split = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("head ends")
+        + 4;
+    let head = String::from_utf8_lossy(&request[..split]);
+    assert!(head.contains("x-matador-encrypted: age\r\n"), "{head}");
+    assert!(head.contains(&format!("x-matador-sha256: {}\r\n", stored.sha256)));
+    let body = &request[split..];
+    assert_eq!(body.len() as u64, stored.size);
+    assert_eq!(
+        age::decrypt(&identity, body).expect("decrypts"),
+        b"a line\n"
+    );
+    assert!(store.get("m1.log").is_none(), "deleted after the ack");
 }

@@ -85,13 +85,13 @@ fn app_section(s: &mut String, a: &AppPrivacy, note: &str) {
     }
     s.push_str(
         "<table><tr><th>domain</th><th>tracker</th><th>organisation</th><th>category</th>\
-         <th>party</th><th>names</th><th>flows</th><th>bytes</th></tr>",
+         <th>party</th><th>names</th><th>flows</th><th>bytes</th><th>blocked</th></tr>",
     );
     for t in &a.trackers {
         let _ = write!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} party</td><td>{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&t.domain),
             esc(&t.tracker),
             esc(&t.organisation),
@@ -99,10 +99,21 @@ fn app_section(s: &mut String, a: &AppPrivacy, note: &str) {
             json_name(&t.party),
             esc(&t.names.join(", ")),
             t.flows,
-            t.bytes
+            t.bytes,
+            blocked_cell(t.blocked, t.got_through)
         );
     }
     s.push_str("</table>");
+}
+
+/// How a tracker's flows fared against the policy's blocking: `no`, `all`, `2 of 3`, and
+/// how many got through anyway.
+fn blocked_cell(blocked: usize, got_through: usize) -> String {
+    match (blocked, got_through) {
+        (0, _) => "no".into(),
+        (b, 0) => format!("{b}, refused"),
+        (b, g) => format!("{b}, {g} got through"),
+    }
 }
 
 /// A unit enum's JSON name (`to_server`, `third`).

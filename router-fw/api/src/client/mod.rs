@@ -15,6 +15,7 @@
 //! # let _ = status; Ok(()) }
 //! ```
 
+mod blocking;
 mod error;
 mod ingress;
 mod pin;
@@ -35,7 +36,8 @@ pub use transport::Timeouts;
 
 use crate::{
     check_id, check_result_id, ApiError, Invalid, MeasurementState, MeasurementStatus, ResultList,
-    RouterStatus, SetVantage, StartMeasurement, StopMeasurement, WgPeer, SHA256_HEADER,
+    RouterStatus, SetVantage, StartMeasurement, StopMeasurement, WgPeer, ENCRYPTED_AGE,
+    ENCRYPTED_HEADER, SHA256_HEADER,
 };
 use transport::{Answer, Transport};
 
@@ -53,8 +55,11 @@ pub struct FetchedResult {
     pub id: String,
     /// SHA-256 of `bytes`, lowercase hex; pass it to [`RouterClient::acknowledge`].
     pub sha256: String,
-    /// The result's bytes.
+    /// The result's bytes, as stored on the router: an age file when `encrypted`.
     pub bytes: Vec<u8>,
+    /// The router stored the result encrypted to the researcher's key (its
+    /// `x-matador-encrypted: age` header); `matador-host` decrypts it with the identity file.
+    pub encrypted: bool,
 }
 
 impl fmt::Debug for FetchedResult {
@@ -64,6 +69,7 @@ impl fmt::Debug for FetchedResult {
             .field("id", &self.id)
             .field("sha256", &self.sha256)
             .field("len", &self.bytes.len())
+            .field("encrypted", &self.encrypted)
             .finish()
     }
 }
@@ -220,7 +226,8 @@ impl RouterClient {
     }
 
     /// `GET /v1/results/{id}`: a result's bytes, checked against the SHA-256 the router
-    /// announces (a mismatch is [`ClientError::HashMismatch`]; never acknowledge then).
+    /// announces (a mismatch is [`ClientError::HashMismatch`]; never acknowledge then), and
+    /// whether they are encrypted at rest.
     pub async fn fetch_result(&self, id: &str) -> Result<FetchedResult, ClientError> {
         check_result_id("id", id)?;
         let path = format!("/v1/results/{id}");
@@ -241,10 +248,16 @@ impl RouterClient {
                 got,
             });
         }
+        // Routers older than encryption at rest send no such header: their results are plain.
+        let encrypted = answer
+            .headers
+            .get(ENCRYPTED_HEADER)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(ENCRYPTED_AGE.as_bytes()));
         Ok(FetchedResult {
             id: id.to_owned(),
             sha256: got,
             bytes: answer.body,
+            encrypted,
         })
     }
 

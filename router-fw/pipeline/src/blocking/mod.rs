@@ -60,6 +60,32 @@ impl BlockingPlugin {
     }
 }
 
+impl BlockingPlugin {
+    /// The domains to block by name ahead of any flow (the router's DNS-fed blocklist): the
+    /// listed domains of the blocked categories, less those under the app's own domains or
+    /// the allow list, and less those *above* one of them (blocking `google.com` by DNS
+    /// would block the first-party `maps.google.com` too, which `inspect` never does).
+    /// Sorted, once each.
+    pub fn blocked_domains(&self, first_party: &[String]) -> Vec<String> {
+        let spared: Vec<&String> = first_party.iter().chain(&self.allow).collect();
+        let mut out: Vec<String> = self
+            .list
+            .entries()
+            .iter()
+            .filter(|e| self.categories.contains(&e.category))
+            .map(|e| normalize(&e.domain))
+            .filter(|d| {
+                !spared
+                    .iter()
+                    .any(|s| is_under(d, s) || is_under(&normalize(s), d))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 impl Plugin for BlockingPlugin {
     fn name(&self) -> &str {
         "blocking"
@@ -144,6 +170,37 @@ mod tests {
         assert_eq!(verdict(&plugin, "chat.app.example", &[]), Verdict::Pass);
         // Google Static is `cdn`: listed, not blocked.
         assert_eq!(verdict(&plugin, "www.gstatic.com", &[]), Verdict::Pass);
+    }
+
+    #[test]
+    fn the_dns_blocklist_is_what_inspect_blocks_less_what_would_catch_own_domains() {
+        let plugin = BlockingPlugin::new(
+            &BlockingOptions {
+                categories: vec![spanned("advertising")],
+                allow: vec!["adnxs.com".into()],
+            },
+            &TrackerOptions::default(),
+        )
+        .unwrap();
+        let own = vec!["maps.doubleclick.net".to_string()];
+        let domains = plugin.blocked_domains(&own);
+        assert!(domains.len() > 100, "{}", domains.len());
+        assert!(domains.windows(2).all(|w| w[0] < w[1]), "sorted, once each");
+        // Above a first-party domain, and the allowed one: not blocked by name.
+        assert!(!domains
+            .iter()
+            .any(|d| d == "doubleclick.net" || d == "adnxs.com"));
+        // Every other listed domain it names, inspect blocks too.
+        for d in domains.iter().take(50) {
+            assert!(
+                matches!(verdict(&plugin, d, &own), Verdict::Block { .. }),
+                "{d}"
+            );
+        }
+        assert!(plugin
+            .blocked_domains(&[])
+            .iter()
+            .any(|d| d == "doubleclick.net"));
     }
 
     #[test]

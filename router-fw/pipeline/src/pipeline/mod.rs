@@ -2,6 +2,7 @@
 //! values (once), then runs each flow through its ordered plugins, collecting findings and
 //! rewrites, and stopping at the first block.
 
+use crate::blocking::BlockingPlugin;
 use crate::flow::FlowRecord;
 use crate::pii::RegisteredPii;
 use crate::plugin::registry::{PluginError, Registry};
@@ -130,6 +131,32 @@ impl Pipeline {
     /// The policy it runs.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The domains the router should block by name for `device` running `app`: `None` when
+    /// the policy does not run the blocking plugin for them, else the built-in blocking
+    /// plugin's [`BlockingPlugin::blocked_domains`] with the app's first-party domains.
+    pub fn blocked_domains(
+        &self,
+        device: &str,
+        app: Option<&str>,
+    ) -> Result<Option<Vec<String>>, PolicyError> {
+        if !self
+            .policy
+            .plugins_for(device, app)
+            .iter()
+            .any(|p| p == "blocking")
+        {
+            return Ok(None);
+        }
+        let plugin =
+            BlockingPlugin::new(&self.policy.options.blocking, &self.policy.options.tracker)
+                .map_err(|e| PolicyError {
+                    file: self.policy.file.clone(),
+                    position: None,
+                    message: format!("plugin `blocking`: {e}"),
+                })?;
+        Ok(Some(plugin.blocked_domains(self.policy.first_party(app))))
     }
 
     /// Runs `flow` through its device's and app's plugins in order; stops at the first block.

@@ -272,3 +272,18 @@ fn extra_trackers_are_found_and_blocked() {
     let r = p.run(&flow("d", "chat.lab.example", PayloadKind::Encrypted, ""));
     assert!(!r.is_blocked() && r.findings.is_empty());
 }
+
+#[test]
+fn blocked_domains_only_where_the_policy_runs_the_blocking_plugin() {
+    let text = "plugins:\n  tracker:\n    extra:\n      - {domain: analytics.lab.example, tracker: Lab Analytics, category: site_analytics}\n\
+                devices:\n  - id: blocker\n    plugins: [tracker, blocking]\n  - id: watcher\n    plugins: [tracker]\n";
+    let p = Pipeline::from_yaml(text, "policy.yaml").expect("valid policy");
+    let blocked = p
+        .blocked_domains("blocker", Some("com.example.app"))
+        .expect("builds")
+        .expect("blocking runs for this device");
+    assert!(blocked.iter().any(|d| d == "analytics.lab.example"));
+    assert!(blocked.iter().any(|d| d == "doubleclick.net"));
+    assert_eq!(p.blocked_domains("watcher", None).expect("builds"), None);
+    assert_eq!(p.blocked_domains("unknown", None).expect("builds"), None);
+}

@@ -150,6 +150,11 @@ impl TrackerList {
         }
     }
 
+    /// Every listed domain, in list order.
+    pub fn entries(&self) -> &[TrackerEntry] {
+        &self.entries
+    }
+
     /// How many domains are listed.
     pub fn len(&self) -> usize {
         self.entries.len()

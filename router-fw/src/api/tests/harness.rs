@@ -28,6 +28,8 @@ pub struct FakeControl {
     pub measurements: Mutex<BTreeMap<String, MeasurementStatus>>,
     /// Peers of its one ingress, `vpn`.
     pub peers: Mutex<Vec<IngressPeer>>,
+    /// Blocklist of its one Wi-Fi AP, `ap0`.
+    pub blocked: Mutex<Vec<String>>,
 }
 
 impl FakeControl {
@@ -174,6 +176,25 @@ impl Control for FakeControl {
             if ap != "vpn" || peers.len() == before {
                 return Err(ControlError::UnknownAp(format!("{ap}/peers/{device}")));
             }
+            Ok(())
+        })
+    }
+
+    fn blocklist(&self, ap: String) -> ControlFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            if ap != "ap0" {
+                return Err(ControlError::UnknownAp(ap));
+            }
+            Ok(self.blocked.lock().unwrap().clone())
+        })
+    }
+
+    fn set_blocklist(&self, ap: String, domains: Vec<String>) -> ControlFuture<'_, ()> {
+        Box::pin(async move {
+            if ap != "ap0" {
+                return Err(ControlError::UnknownAp(ap));
+            }
+            *self.blocked.lock().unwrap() = domains;
             Ok(())
         })
     }

@@ -1,5 +1,6 @@
 //! The API over real HTTPS: a fake daemon, a real store, a client that pins the certificate.
 
+mod blocklist;
 mod client;
 mod harness;
 mod router_client;

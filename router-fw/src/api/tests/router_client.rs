@@ -144,6 +144,7 @@ async fn results_are_listed_fetched_checked_and_acknowledged() {
     let fetched = c.fetch_result("m1.capture").await.unwrap();
     assert_eq!(fetched.bytes, capture);
     assert_eq!(fetched.sha256, stored.sha256);
+    assert!(!fetched.encrypted);
 
     let err = c
         .acknowledge("m1.capture", &"0".repeat(64))
@@ -162,6 +163,34 @@ async fn results_are_listed_fetched_checked_and_acknowledged() {
     let err = c.fetch_result("m1.capture").await.unwrap_err();
     assert_eq!(api(err), (404, "not_found".into()));
     assert_eq!(c.results(None).await.unwrap().results.len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_devices_encrypted_result_is_fetched_as_stored_and_flagged() {
+    let h = Harness::start(ApiLimits::default()).await;
+    let identity = age::x25519::Identity::generate();
+    let to = crate::at_rest::Recipient::parse(&identity.to_public().to_string()).unwrap();
+    h.store.set_recipient(Some(to));
+    h.store.set_device("m1", Some("pixel".into()));
+    let stored = h
+        .store
+        .put("m1", ResultKind::Flows, b"{\"flows\":[]}")
+        .unwrap();
+    assert!(stored.encrypted);
+
+    let c = h.client();
+    let listed = c.results(Some("m1")).await.unwrap().results;
+    assert_eq!(listed, vec![stored.clone()]);
+    let fetched = c.fetch_result("m1.flows").await.unwrap();
+    assert!(fetched.encrypted);
+    assert_eq!(fetched.sha256, stored.sha256);
+    assert!(fetched.bytes.starts_with(b"age-encryption.org/v1\n"));
+    assert_eq!(
+        age::decrypt(&identity, &fetched.bytes).unwrap(),
+        b"{\"flows\":[]}"
+    );
+    c.acknowledge("m1.flows", &fetched.sha256).await.unwrap();
     h.stop().await;
 }
 
