@@ -41,6 +41,15 @@ fn fetch(lab: &Lab, url: &str) -> (bool, String) {
     )
 }
 
+/// The router's DNS answer for `name`, asked through the ingress.
+fn dig(lab: &Lab, name: &str) -> String {
+    let out = lab.exec(
+        "ctl",
+        &["dig", "+short", "+time=3", "+tries=2", "@10.78.9.1", name],
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 #[test]
 fn a_phone_on_the_wireguard_ingress_is_measured_and_its_data_is_its_own() {
     let lab = Lab::up_topology("lab/topologies/field.yaml");
@@ -125,19 +134,8 @@ fn a_phone_on_the_wireguard_ingress_is_measured_and_its_data_is_its_own() {
     }
     assert!(reached.0, "the service through the ingress: {}", reached.1);
     // The router's DNS forwarder answers through the tunnel, from the vantage node's resolver.
-    let dns = lab.exec(
-        "ctl",
-        &[
-            "dig",
-            "+short",
-            "+time=3",
-            "+tries=2",
-            "@10.78.9.1",
-            "whoami.lab.example",
-        ],
-    );
     assert_eq!(
-        String::from_utf8_lossy(&dns.stdout).trim(),
+        dig(&lab, "whoami.lab.example"),
         whoami,
         "DNS through the ingress"
     );
@@ -152,20 +150,7 @@ fn a_phone_on_the_wireguard_ingress_is_measured_and_its_data_is_its_own() {
     assert_eq!(code, 200, "{kept}");
     assert_eq!(kept["domains"], json!(["tracker.example"]));
     let tracker_url = format!("http://{tracker}/collect?imei=490154203237518");
-    let resolve = || {
-        let out = lab.exec(
-            "ctl",
-            &[
-                "dig",
-                "+short",
-                "+time=3",
-                "+tries=2",
-                "@10.78.9.1",
-                "analytics.tracker.example",
-            ],
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let resolve = || dig(&lab, "analytics.tracker.example");
     let mut answered = String::new();
     for _ in 0..10 {
         answered = resolve();
