@@ -1,7 +1,7 @@
 //! `phone data` and `phone forget`: a participant's results, by device, listed or deleted on
 //! every router that knows the device.
 
-use super::fleet::{failures, fleet, Found};
+use super::fleet::{failures, DeviceTarget, Found};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use matador_api::{check_device_name, DeviceData};
@@ -11,15 +11,8 @@ use std::path::PathBuf;
 /// Arguments of `matador-host phone data`.
 #[derive(Args)]
 pub struct DataArgs {
-    /// The inventory naming the routers (docs/campaigns.md).
-    #[arg(long)]
-    inventory: PathBuf,
-    /// The device's name, as enrolled.
-    #[arg(long)]
-    device: String,
-    /// Only this router (default: every router of the inventory).
-    #[arg(long)]
-    router: Option<String>,
+    #[command(flatten)]
+    target: DeviceTarget,
     /// One JSON object: `{device, routers: [{router, results} or {router, error}]}`.
     #[arg(long)]
     json: bool,
@@ -28,15 +21,8 @@ pub struct DataArgs {
 /// Arguments of `matador-host phone forget`.
 #[derive(Args)]
 pub struct ForgetArgs {
-    /// The inventory naming the routers (docs/campaigns.md).
-    #[arg(long)]
-    inventory: PathBuf,
-    /// The device's name, as enrolled.
-    #[arg(long)]
-    device: String,
-    /// Only this router (default: every router of the inventory).
-    #[arg(long)]
-    router: Option<String>,
+    #[command(flatten)]
+    target: DeviceTarget,
     /// Delete without asking.
     #[arg(long)]
     yes: bool,
@@ -47,25 +33,23 @@ type Answer = (String, Found<DeviceData>);
 
 /// Lists the device's results on every router. Exit code 0; 1 when a router did not answer.
 pub fn data(args: &DataArgs) -> Result<i32> {
-    check_device_name(&args.device).map_err(|e| anyhow!("--device: {e}"))?;
-    let fleet = fleet(&args.inventory, args.router.as_deref())?;
-    let answers = fleet.ask(|c| c.device_results(&args.device));
+    let fleet = args.target.fleet()?;
+    let answers = fleet.ask(|c| c.device_results(&args.target.device));
     if args.json {
-        println!("{:#}", data_json(&args.device, &answers));
+        println!("{:#}", data_json(&args.target.device, &answers));
     } else {
         print!("{}", render(&answers));
     }
-    Ok(report(&args.device, &answers))
+    Ok(report(&args.target.device, &answers))
 }
 
 /// Deletes the device's results on every router that holds some, after asking (unless
 /// `--yes`), and prints what was deleted. Exit code 0; 1 when a router did not answer or the
 /// question was answered no.
 pub fn forget(args: &ForgetArgs) -> Result<i32> {
-    check_device_name(&args.device).map_err(|e| anyhow!("--device: {e}"))?;
-    let fleet = fleet(&args.inventory, args.router.as_deref())?;
-    let listed = fleet.ask(|c| c.device_results(&args.device));
-    let code = report(&args.device, &listed);
+    let fleet = args.target.fleet()?;
+    let listed = fleet.ask(|c| c.device_results(&args.target.device));
+    let code = report(&args.target.device, &listed);
     let holders: Vec<&str> = listed
         .iter()
         .filter(|(_, f)| matches!(f, Found::Known(d) if !d.results.is_empty()))
@@ -82,7 +66,7 @@ pub fn forget(args: &ForgetArgs) -> Result<i32> {
         if !std::io::stdin().is_terminal() {
             bail!("standard input is not a terminal to confirm on: add --yes to delete");
         }
-        eprint!("{}", question(&args.device, &listed));
+        eprint!("{}", question(&args.target.device, &listed));
         std::io::stderr().flush()?;
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -98,7 +82,7 @@ pub fn forget(args: &ForgetArgs) -> Result<i32> {
         .filter(|(name, _)| holders.contains(&name.as_str()))
         .map(|(name, client)| {
             let found = match client {
-                Ok(c) => Found::of(fleet.block_on(c.delete_device_results(&args.device))),
+                Ok(c) => Found::of(fleet.block_on(c.delete_device_results(&args.target.device))),
                 Err(e) => Found::Failed(e.clone()),
             };
             (name.clone(), found)
@@ -112,15 +96,15 @@ pub fn forget(args: &ForgetArgs) -> Result<i32> {
     let still_monitored: Vec<&str> = holders
         .iter()
         .copied()
-        .filter(|name| is_enrolled(&fleet, name, &args.device))
+        .filter(|name| is_enrolled(&fleet, name, &args.target.device))
         .collect();
     if !still_monitored.is_empty() {
         eprintln!(
             "note: {} is still enrolled on {}: new results keep coming until \
              `matador-host phone stop --device {}`",
-            args.device,
+            args.target.device,
             still_monitored.join(", "),
-            args.device
+            args.target.device
         );
     }
     Ok(if failures(&deleted).is_empty() {

@@ -180,3 +180,26 @@ mod tests {
         assert_eq!(lab_endpoint("not json", "lr-f", "lr-f-vpn"), None);
     }
 }
+
+/// The device a participant command acts on, and where: `--inventory`, `--device` and
+/// `--router`, shared by `phone data`, `phone forget` and `phone stop`.
+#[derive(clap::Args)]
+pub struct DeviceTarget {
+    /// The inventory naming the routers (docs/campaigns.md).
+    #[arg(long)]
+    pub inventory: std::path::PathBuf,
+    /// The device's name, as enrolled.
+    #[arg(long)]
+    pub device: String,
+    /// Only this router (default: every router of the inventory).
+    #[arg(long)]
+    pub router: Option<String>,
+}
+
+impl DeviceTarget {
+    /// The routers to ask, once the device name is checked.
+    pub fn fleet(&self) -> Result<Fleet> {
+        matador_api::check_device_name(&self.device).map_err(|e| anyhow!("--device: {e}"))?;
+        fleet(&self.inventory, self.router.as_deref())
+    }
+}

@@ -1,7 +1,7 @@
 //! `phone stop`: a device's ingress peer removed from every router that has it, so its
 //! monitoring stops at once; its results stay until `phone forget`.
 
-use super::fleet::{fleet, Found};
+use super::fleet::{DeviceTarget, Found};
 use anyhow::{anyhow, Result};
 use clap::Args;
 use matador_api::{check_device_name, Ingress, IngressPeer};
@@ -10,23 +10,15 @@ use std::path::PathBuf;
 /// Arguments of `matador-host phone stop`.
 #[derive(Args)]
 pub struct StopArgs {
-    /// The inventory naming the routers (docs/campaigns.md).
-    #[arg(long)]
-    inventory: PathBuf,
-    /// The device's name, as enrolled.
-    #[arg(long)]
-    device: String,
-    /// Only this router (default: every router of the inventory).
-    #[arg(long)]
-    router: Option<String>,
+    #[command(flatten)]
+    target: DeviceTarget,
 }
 
 /// Removes the device's peers. Exit code 0; 1 when a router did not answer or a removal
 /// failed, or no router has the device as a peer.
 pub fn run(args: &StopArgs) -> Result<i32> {
-    let device = args.device.as_str();
-    check_device_name(device).map_err(|e| anyhow!("--device: {e}"))?;
-    let fleet = fleet(&args.inventory, args.router.as_deref())?;
+    let device = args.target.device.as_str();
+    let fleet = args.target.fleet()?;
     let mut code = 0;
     let mut stopped = 0;
     for (router, found) in fleet.ask(|c| c.ingress()) {
