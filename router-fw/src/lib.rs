@@ -6,6 +6,7 @@ pub mod at_rest;
 pub mod capture;
 pub mod dataplane;
 pub mod health;
+pub mod intercept;
 pub mod measure;
 pub mod store;
 pub mod upload;

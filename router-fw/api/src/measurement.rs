@@ -47,6 +47,16 @@ pub struct StartMeasurement {
     /// phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// Decrypt this device's TLS (port 443) through the router's interception proxy for the
+    /// measurement; only for lab test phones whose policy says `tls_interception: true`.
+    /// Absent means false, so older hosts and routers still understand each other.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub intercept_tls: bool,
+}
+
+/// Whether a flag is off (such flags are left out of the JSON).
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 /// Longest rules text accepted.
@@ -214,6 +224,7 @@ mod tests {
             trace_peer: Some("198.51.100.7".parse().unwrap()),
             rules: None,
             device: None,
+            intercept_tls: false,
         }
     }
 
@@ -307,5 +318,22 @@ mod tests {
         assert!(err.to_string().contains("unknown field `trace`"), "{err}");
         let stop: StopMeasurement = serde_json::from_str("{}").unwrap();
         assert_eq!(stop, StopMeasurement::default());
+    }
+
+    #[test]
+    fn intercept_tls_is_off_unless_asked_and_left_out_when_off() {
+        let json = r#"{"id":"m","ap":"a","app":"x","capture":true,"traces":false,"duration_s":5}"#;
+        let m: StartMeasurement = serde_json::from_str(json).unwrap();
+        assert!(!m.intercept_tls);
+        let text = serde_json::to_string(&start()).unwrap();
+        assert!(!text.contains("intercept_tls"), "{text}");
+        let on = StartMeasurement {
+            intercept_tls: true,
+            ..start()
+        };
+        let text = serde_json::to_string(&on).unwrap();
+        assert!(text.contains(r#""intercept_tls":true"#), "{text}");
+        assert_eq!(serde_json::from_str::<StartMeasurement>(&text).unwrap(), on);
+        assert_eq!(on.validate(), Ok(()));
     }
 }

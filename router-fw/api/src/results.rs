@@ -14,19 +14,34 @@ pub enum ResultKind {
     Traces,
     /// The daemon's log of the measurement, text.
     Log,
+    /// SSLKEYLOGFILE text of the sessions the interception proxy decrypted, so the capture
+    /// decrypts in Wireshark (measurements with `intercept_tls` only).
+    Keylog,
+    /// The interception proxy's flow records, JSON lines: one per TLS connection, with its
+    /// outcome (`intercepted`, `pinned`, …) and plaintext excerpts.
+    Decrypted,
 }
 
 impl ResultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [ResultKind; 4] = [Self::Capture, Self::Flows, Self::Traces, Self::Log];
+    pub const ALL: [ResultKind; 6] = [
+        Self::Capture,
+        Self::Flows,
+        Self::Traces,
+        Self::Log,
+        Self::Keylog,
+        Self::Decrypted,
+    ];
 
-    /// The wire name (`capture`, `flows`, `traces`, `log`).
+    /// The wire name (`capture`, `flows`, `traces`, `log`, `keylog`, `decrypted`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Capture => "capture",
             Self::Flows => "flows",
             Self::Traces => "traces",
             Self::Log => "log",
+            Self::Keylog => "keylog",
+            Self::Decrypted => "decrypted",
         }
     }
 }
@@ -107,6 +122,17 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(serde_json::from_str::<ResultKind>(&json).unwrap(), kind);
         }
+        let names: Vec<&str> = ResultKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["capture", "flows", "traces", "log", "keylog", "decrypted"]
+        );
+        let kind: ResultKind = serde_json::from_str(r#""decrypted""#).unwrap();
+        assert_eq!(kind, ResultKind::Decrypted);
+        assert_eq!(
+            serde_json::from_str::<ResultKind>(r#""keylog""#).unwrap(),
+            ResultKind::Keylog
+        );
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub trait Control: Send + Sync + 'static {
     /// Replaces AP `ap`'s blocked domains (checked and normalised by the server; empty:
     /// nothing blocked). Unknown AP: [`ControlError::UnknownAp`].
     fn set_blocklist(&self, ap: String, domains: Vec<String>) -> ControlFuture<'_, ()>;
+
+    /// The router's TLS interception CA certificate (PEM), made on first use. No proxy to
+    /// make it with: [`ControlError::Unsupported`].
+    fn interception_ca(&self) -> ControlFuture<'_, String>;
 }
 
 /// Why the daemon refused or failed a call; each maps to one HTTP status.
@@ -76,6 +80,9 @@ pub enum ControlError {
     /// 400: well-formed but unacceptable to the daemon (e.g. an address clash).
     #[error("{0}")]
     Invalid(String),
+    /// 501: this router lacks what the request needs (e.g. the interception proxy binary).
+    #[error("{0}")]
+    Unsupported(String),
     /// 503: the daemon cannot do it now (starting up, a backend down); retry later.
     #[error("{0}")]
     Unavailable(String),

@@ -12,10 +12,11 @@
 //! | `GET /v1/results[?measurement=ID]` | | `ResultList` |
 //! | `GET /v1/results/{id}` | | the bytes, SHA-256 in `x-matador-sha256`, `x-matador-encrypted: age` if encrypted at rest |
 //! | `DELETE /v1/results/{id}[?sha256=HEX]` | | 204 (acknowledged, deleted) |
+//! | `GET /v1/interception/ca` | | the TLS interception CA certificate, PEM (`application/x-pem-file`) |
 //!
 //! Every failure is an `ApiError` body: 400 bad JSON or an invalid field (named), 401 no or
 //! wrong token, 404, 405, 408 too slow, 409 conflict (id reused, hash mismatch), 413 body too
-//! large, 500, 503, 507 store full.
+//! large, 500, 501 unsupported (e.g. no interception proxy), 503, 507 store full.
 //!
 //! Start it with [`serve`], or with [`ApiServer::bind`] (fails fast on a bad address or TLS
 //! identity, tells the bound address and the certificate fingerprint) then [`ApiServer::run`].
@@ -25,6 +26,7 @@ mod blocklist;
 mod body;
 mod control;
 mod devices;
+mod interception;
 mod routes;
 mod server;
 mod tls;

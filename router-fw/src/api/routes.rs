@@ -49,6 +49,7 @@ pub fn router(app: App, token: Token, max_body_bytes: usize, request_timeout: Du
             "/v1/results/{id}",
             get(fetch_result).delete(acknowledge_result),
         )
+        .route("/v1/interception/ca", get(super::interception::ca))
         .route("/v1/ingress", get(super::devices::ingress))
         .route(
             "/v1/ingress/{ap}/peers/{device}",
@@ -120,6 +121,7 @@ impl From<ControlError> for Failure {
             }
             ControlError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ControlError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            ControlError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
             ControlError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ControlError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

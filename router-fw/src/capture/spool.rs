@@ -7,6 +7,7 @@ use matador_probe::flows::capture::{PcapngWriter, MAX_PACKET_LEN};
 use matador_probe::flows::LinkType;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 /// Free space is read again after this many bytes written into one file.
@@ -259,9 +260,11 @@ impl Spool {
             .config
             .dir
             .join(format!("capture-{:04}.pcapng", self.files.len() + 1));
+        // The phone's traffic: readable by the daemon only (mode 0600, whatever the umask).
         let opened = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)
             .and_then(|f| {
                 let out = BufWriter::with_capacity(WRITE_BUFFER, f);

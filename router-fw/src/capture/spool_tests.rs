@@ -285,3 +285,23 @@ fn statvfs_reads_this_filesystem() {
     assert!(statvfs_free_bytes(tmp.path()).unwrap() > 0);
     assert!(statvfs_free_bytes(&tmp.path().join("missing")).is_err());
 }
+
+#[test]
+fn segments_are_readable_by_the_daemon_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let header = PcapngWriter::<io::Sink>::header_len(NAME);
+    // One snaplen-sized packet per file: the second write rotates into a new segment.
+    let limit = header + 32 + 256;
+    let mut spool =
+        Spool::with_free_space(config(tmp.path(), limit, 1 << 30), NAME, plenty()).unwrap();
+    for i in 0..2 {
+        assert!(spool.write(T0 + i, &frame(i, 256), 256));
+    }
+    let summary = spool.finish();
+    assert_eq!(summary.files.len(), 2);
+    for file in &summary.files {
+        let mode = file.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+    }
+}

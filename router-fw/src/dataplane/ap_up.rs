@@ -28,6 +28,14 @@ pub(super) async fn start_tunnel(
     let index = tunnel::open(h, config, &ifname, peer, TunnelOf::Ap(i), helpers).await?;
     let table = TABLE_BASE + i as u32;
     netlink::set_default_route(h, table, index).await?;
+    // The router's own packets from its gateway address (the TLS interception proxy's
+    // answers to the phone) match the AP's source rule: in the AP's table the subnet is on
+    // the radio, as an ingress's is on the ingress (`ingress::open`).
+    if !ap.is_ingress() {
+        if let Some(radio) = netlink::link_index(h, &ap.interface).await? {
+            netlink::set_table_net_route(h, table, ap.subnet, radio).await?;
+        }
+    }
     netlink::set_source_rule(h, ap.subnet, table, table).await?;
     tracing::info!(ap = %ap.name, tunnel = %ifname, endpoint = %peer.endpoint, table, "tunnel up");
     Ok(())

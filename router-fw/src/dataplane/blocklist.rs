@@ -6,6 +6,7 @@ use super::ap_up::start_dnsmasq;
 use super::config::{ApConfig, RouterConfig};
 use super::firewall::{self, ApiFence, TABLE};
 use super::firewall_block::set_name;
+use super::firewall_intercept::Redirect;
 use super::helper::Helper;
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
@@ -64,17 +65,23 @@ pub fn save(state_dir: &Path, ap: &ApConfig, domains: &[String]) -> Result<()> {
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }
 
-/// (Re)builds the nftables table for the APs as they stand, blocklists included; the kernel
-/// swaps it atomically. The sets of blocked addresses start empty and refill from dnsmasq.
-pub async fn install_firewall(config: &RouterConfig, lists: &Blocklists) -> Result<()> {
+/// (Re)builds the nftables table for the APs as they stand, blocklists and TLS interception
+/// redirects included; the kernel swaps it atomically. The sets of blocked addresses start empty and refill from dnsmasq.
+pub async fn install_firewall(
+    config: &RouterConfig,
+    lists: &Blocklists,
+    redirects: &[Option<Redirect>],
+) -> Result<()> {
     let aps = config.aps.clone();
+    let redirects = redirects.to_vec();
     let blocking: Vec<bool> = lock(lists).iter().map(|l| !l.is_empty()).collect();
     let fence = config.management_tunnel.as_ref().map(|m| ApiFence {
         interface: m.interface.clone(),
         port: config.api_port,
     });
     tokio::task::spawn_blocking(move || {
-        firewall::batch(&aps, fence.as_ref(), &blocking).and_then(|b| firewall::send(&b))
+        firewall::batch_with(&aps, fence.as_ref(), &blocking, &redirects)
+            .and_then(|b| firewall::send(&b))
     })
     .await
     .context("firewall task")?
@@ -96,7 +103,7 @@ pub struct Change {
 /// new `nftset=` lines. On failure the previous list stays in force and on disk.
 pub(super) async fn apply(
     config: &RouterConfig,
-    lists: &Blocklists,
+    (lists, redirects): (&Blocklists, &[Option<Redirect>]),
     change: Change,
     helpers: &mut Vec<Helper>,
 ) -> Result<()> {
@@ -106,7 +113,7 @@ pub(super) async fn apply(
     if let Some(slot) = lock(lists).get_mut(change.ap) {
         slot.clone_from(&change.domains);
     }
-    if let Err(e) = install_firewall(config, lists).await {
+    if let Err(e) = install_firewall(config, lists, redirects).await {
         if let Some(slot) = lock(lists).get_mut(change.ap) {
             *slot = previous.clone();
         }

@@ -129,6 +129,10 @@ pub struct RouterConfig {
     /// researcher's key; without it they are stored plain, as lab phones' always are.
     #[serde(default)]
     pub at_rest: Option<crate::at_rest::AtRestConfig>,
+    /// TLS interception for measurements that ask for it (`intercept_tls`): the proxy, the
+    /// CAs servers must chain to, the ports. Absent: the defaults.
+    #[serde(default)]
+    pub interception: Option<crate::intercept::InterceptionConfig>,
 }
 
 /// The management tunnel: a WireGuard interface toward the controller, which the router
@@ -370,6 +374,7 @@ impl RouterConfig {
             a.recipient()
                 .map_err(|e| bad("-", format!("at_rest.recipient: {e}")))?;
         }
+        crate::intercept::check_config(self).map_err(|m| bad("-", m))?;
         Ok(())
     }
 }

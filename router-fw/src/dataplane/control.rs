@@ -25,6 +25,15 @@ pub enum PlaneCommand {
         /// Outcome.
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// Set (or, with `None`, remove) AP `ap`'s TLS interception redirect.
+    SetInterception {
+        /// Index of the AP.
+        ap: usize,
+        /// Whose TLS goes to which proxy.
+        redirect: Option<super::firewall_intercept::Redirect>,
+        /// Outcome.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// Point AP `ap` at a new vantage node.
     SetVantage {
         /// Index of the AP.
@@ -368,6 +377,16 @@ impl Control for RouterControl {
                 .await
                 .map_err(|_| stopping())?
                 .map_err(ControlError::Internal)
+        })
+    }
+
+    fn interception_ca(&self) -> ControlFuture<'_, String> {
+        // Made on first use: running the proxy binary blocks.
+        let m = Arc::clone(&self.measurements);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || m.interception_ca())
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))?
         })
     }
 }

@@ -3,10 +3,12 @@
 //! nothing reaches the uplink), phones cannot reach the router itself beyond DHCP, every AP
 //! has counters, a prerouting hook marks AP traffic for capture and plugins, TCP SYNs
 //! through a tunnel have their MSS clamped to the route's MTU (see `mss`), and each AP's
-//! blocked trackers are rejected (see `firewall_block`).
+//! blocked trackers are rejected (see `firewall_block`), and a measured phone's TLS can be
+//! sent to the interception proxy (see `firewall_intercept`).
 
 use super::config::ApConfig;
 use super::firewall_block::{add_dns_steer, add_reject, add_set};
+use super::firewall_intercept::{add_to_table, Redirect};
 use super::mss::{clamp_in, clamp_out, TUNNEL_MTU};
 use nftnl::expr::InterfaceName;
 use nftnl::{
@@ -58,6 +60,17 @@ pub fn batch(
     aps: &[ApConfig],
     api: Option<&ApiFence>,
     blocking: &[bool],
+) -> Result<FinalizedBatch, FirewallError> {
+    batch_with(aps, api, blocking, &[])
+}
+
+/// As [`batch`], with `redirects[i]`: AP `i`'s TLS interception in force (a measurement
+/// intercepting), so a rebuild keeps it (see `firewall_intercept`).
+pub fn batch_with(
+    aps: &[ApConfig],
+    api: Option<&ApiFence>,
+    blocking: &[bool],
+    redirects: &[Option<Redirect>],
 ) -> Result<FinalizedBatch, FirewallError> {
     let mut batch = Batch::new();
     let table = Table::new(TABLE, ProtoFamily::Inet);
@@ -140,6 +153,11 @@ pub fn batch(
         closed.add_expr(&nft_expr!(counter));
         closed.add_expr(&nft_expr!(verdict drop));
         batch.add(&closed, MsgType::Add);
+
+        // TLS interception: empty chains unless a measurement intercepts; the input jump
+        // comes before the AP's fence.
+        let redirect = redirects.get(i).and_then(Option::as_ref);
+        add_to_table(&mut batch, &table, (&input, &steer), i, ap, redirect)?;
 
         // To the router itself: DHCP only (an ingress: its DNS forwarder only, as its
         // phones get no DHCP; a blocking AP: DHCP and the steered DNS); the management side

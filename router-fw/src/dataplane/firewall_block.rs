@@ -19,12 +19,19 @@ pub fn set_name(index: usize) -> String {
 
 /// Adds AP `index`'s (empty) set of blocked addresses to the batch.
 pub(super) fn add_set<'a>(batch: &mut Batch, table: &'a Table, index: usize) -> Set<'a, Ipv4Addr> {
+    let set = existing_set(table, index);
+    batch.add(&set, MsgType::Add);
+    set
+}
+
+/// AP `index`'s set of blocked addresses, to look up by name (the kernel finds a set by its
+/// name first, so a rule may refer to the set a table already has, or one added earlier in
+/// the same batch).
+pub(super) fn existing_set(table: &Table, index: usize) -> Set<'_, Ipv4Addr> {
     // A name of ASCII digits and letters: never an interior NUL.
     let name = CString::new(set_name(index)).unwrap_or_default();
     let id = u32::try_from(index).unwrap_or(u32::MAX - 1) + 1;
-    let set = Set::<Ipv4Addr>::new_named(&name, id, table, ProtoFamily::Inet);
-    batch.add(&set, MsgType::Add);
-    set
+    Set::<Ipv4Addr>::new_named(&name, id, table, ProtoFamily::Inet)
 }
 
 /// Rejects what the AP's phones send to a blocked address (two rules: TCP, then the rest).

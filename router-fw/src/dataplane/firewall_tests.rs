@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The namespaces of one test; deleted on drop, also when the test fails.
-struct Namespaces(Vec<String>);
+pub(super) struct Namespaces(pub(super) Vec<String>);
 
 impl Drop for Namespaces {
     fn drop(&mut self) {
@@ -42,7 +42,7 @@ fn remove_leftovers() {
 }
 
 /// Makes fresh namespaces `mtr-<pid>-<tag>-<suffix>` (root only).
-fn namespaces(tag: &str, suffixes: &[&str]) -> Namespaces {
+pub(super) fn namespaces(tag: &str, suffixes: &[&str]) -> Namespaces {
     assert_eq!(
         // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
@@ -63,7 +63,7 @@ fn namespaces(tag: &str, suffixes: &[&str]) -> Namespaces {
     ns
 }
 
-fn run(args: &[&str]) -> String {
+pub(super) fn run(args: &[&str]) -> String {
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
@@ -77,13 +77,13 @@ fn run(args: &[&str]) -> String {
 }
 
 /// Runs `ip -n NS ARGS…` (arguments split at spaces).
-fn ip(ns: &str, args: &str) {
+pub(super) fn ip(ns: &str, args: &str) {
     let mut argv = vec!["ip", "-n", ns];
     argv.extend(args.split(' '));
     run(&argv);
 }
 
-fn ap0() -> ApConfig {
+pub(super) fn ap0() -> ApConfig {
     ApConfig {
         name: "ap0".into(),
         ssid: "matador-a".into(),

@@ -10,17 +10,22 @@ pub mod control;
 mod control_ingress;
 pub mod firewall;
 mod firewall_block;
+pub mod firewall_intercept;
 #[cfg(test)]
 mod firewall_tests;
+#[cfg(test)]
+mod firewall_tests_intercept;
 mod helper;
 pub mod ingress;
 #[cfg(test)]
 mod ingress_tests;
+mod intercept_plane;
 pub mod management;
 pub mod mss;
 pub mod netlink;
 mod plane;
 pub mod stations;
+mod teardown;
 mod tunnel;
 pub mod uci;
 mod uci_map;

@@ -139,6 +139,25 @@ pub async fn set_table_net_route(
     .await
 }
 
+/// Deletes the route to `net` out of `index` in table `table` (none there is fine).
+pub async fn del_table_net_route(
+    handle: &Handle,
+    table: u32,
+    net: Ipv4Net,
+    index: u32,
+) -> Result<(), NetlinkError> {
+    let route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .table_id(table)
+        .destination_prefix(net.network(), net.prefix_len())
+        .output_interface(index)
+        .scope(rtnetlink::packet_route::route::RouteScope::Link)
+        .build();
+    match handle.route().del(route).execute().await {
+        Err(e) if !missing(&e) => Err(err(format!("delete route to {net} in table {table}"))(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Adds (or replaces) `route` as a device route out of `index`.
 async fn replace_device_route(
     handle: &Handle,

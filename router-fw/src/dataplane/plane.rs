@@ -3,14 +3,16 @@
 //! with its policy route, and dnsmasq. Helper processes are supervised and restarted; their
 //! pid files let a restart after kill -9 clean what the crashed run left.
 
-use super::ap_up::{bring_up, start_dnsmasq, start_tunnel, TABLE_BASE};
+use super::ap_up::{bring_up, start_dnsmasq, start_tunnel};
 use super::blocklist::{self, Blocklists};
-use super::config::{Radio, RouterConfig};
+use super::config::RouterConfig;
 use super::control::{self, PlaneCommand, RouterControl};
+use super::firewall_intercept::Redirect;
 use super::helper::{kill_leftovers, Helper, TunnelOf};
 use super::stations::Associated;
+use super::teardown::take_down;
 use super::wireguard::{self, TunnelPeer};
-use super::{firewall, ingress, management, netlink, wireless};
+use super::{ingress, intercept_plane, management, netlink};
 use crate::api::{ApiConfig, ApiServer};
 use crate::store::Store;
 use anyhow::{Context, Result};
@@ -35,7 +37,7 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         .to_string();
     let h = netlink::connect().context("rtnetlink")?;
     let blocklists = blocklist::load_all(&config)?;
-    blocklist::install_firewall(&config, &blocklists).await?;
+    blocklist::install_firewall(&config, &blocklists, &[]).await?;
     let mut helpers: Vec<Helper> = Vec::new();
     let mgmt = management::load(&config)?;
     let mgmt_up = match &mgmt {
@@ -95,6 +97,7 @@ pub async fn run(config: RouterConfig) -> Result<()> {
     };
     let (stop_upload, upload) = start_upload(&config, &store, &token);
     let (commands, mut orders) = mpsc::channel(4);
+    measurements.set_redirector(intercept_plane::redirector(commands.clone()));
     let control = RouterControl {
         store: Arc::clone(&store),
         starts,
@@ -127,9 +130,12 @@ pub async fn run(config: RouterConfig) -> Result<()> {
         peers: &mut peers,
         ingress: &ingress_peers,
         blocklists: &blocklists,
+        redirects: vec![None; config.aps.len()],
         helpers: &mut helpers,
     };
     watch(&h, &config, &mut plane, &mut orders).await;
+    // Measurements asking for a redirect from now on are told the daemon is stopping.
+    drop(orders);
     let _ = std::fs::remove_file(config.run_dir.join("ready"));
     let _ = stop_api.send(());
     let _ = api.await;
@@ -238,6 +244,8 @@ struct Watched<'a> {
     peers: &'a mut [Option<TunnelPeer>],
     ingress: &'a [ingress::Peers],
     blocklists: &'a Blocklists,
+    /// Each AP's TLS interception redirect, kept across rebuilds of the table.
+    redirects: Vec<Option<Redirect>>,
     helpers: &'a mut Vec<Helper>,
 }
 
@@ -265,7 +273,12 @@ async fn watch(
                 PlaneCommand::SetBlocklist { ap, domains, reply } => {
                     let dns = plane.peers.get(ap).and_then(|p| p.as_ref()).and_then(|p| p.dns);
                     let change = blocklist::Change { ap, domains, dns };
-                    let done = blocklist::apply(config, plane.blocklists, change, plane.helpers).await;
+                    let lists = (plane.blocklists, plane.redirects.as_slice());
+                    let done = blocklist::apply(config, lists, change, plane.helpers).await;
+                    let _ = reply.send(done.map_err(|e| format!("{e:#}")));
+                }
+                PlaneCommand::SetInterception { ap, redirect, reply } => {
+                    let done = intercept_plane::set(config, &mut plane.redirects, ap, redirect).await;
                     let _ = reply.send(done.map_err(|e| format!("{e:#}")));
                 }
                 PlaneCommand::SetVantage { ap, peer, reply } => {
@@ -367,52 +380,5 @@ async fn check(h: &rtnetlink::Handle, config: &RouterConfig, plane: &mut Watched
             }
             Err(e) => tracing::warn!(ap = %ap.name, error = %e, "tunnel health unknown"),
         }
-    }
-}
-
-async fn take_down(h: &rtnetlink::Handle, config: &RouterConfig, helpers: &mut Vec<Helper>) {
-    for helper in helpers.iter_mut() {
-        helper.stop(&config.run_dir).await;
-    }
-    helpers.clear();
-    if config.radio == Radio::Uci {
-        let batch = wireless::remove_batch(&config.aps);
-        match tokio::task::spawn_blocking(move || wireless::Tools::default().apply(&batch)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "cleanup of the wifi-iface sections"),
-            Err(e) => tracing::warn!(error = %e, "cleanup of the wifi-iface sections"),
-        }
-    }
-    for (i, ap) in config.aps.iter().enumerate() {
-        if let Err(e) = netlink::del_rules_at(h, TABLE_BASE + i as u32).await {
-            tracing::warn!(error = %e, "cleanup");
-        }
-        // Deleting the tunnel interface removes its address and routes with it.
-        if let Err(e) = netlink::del_link(h, &ap.tunnel_interface()).await {
-            tracing::warn!(error = %e, "cleanup");
-        }
-        if ap.is_ingress() {
-            if let Err(e) = netlink::del_link(h, &ap.interface).await {
-                tracing::warn!(error = %e, "cleanup");
-            }
-        } else if let Ok(Some(index)) = netlink::link_index(h, &ap.interface).await {
-            if let Err(e) = netlink::del_address(h, index, ap.gateway()).await {
-                tracing::warn!(error = %e, "cleanup");
-            }
-        }
-    }
-    // Only a tunnel the daemon made is removed; netifd's stays.
-    if let Some(m) = config
-        .management_tunnel
-        .as_ref()
-        .filter(|m| m.config.is_some())
-    {
-        if let Err(e) = netlink::del_link(h, &m.interface).await {
-            tracing::warn!(error = %e, "cleanup");
-        }
-    }
-    if let Err(e) = tokio::task::spawn_blocking(|| firewall::send(&firewall::delete_batch())).await
-    {
-        tracing::warn!(error = %e, "cleanup of the nftables table");
     }
 }

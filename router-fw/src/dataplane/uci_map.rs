@@ -8,6 +8,7 @@ use super::config::{
 };
 use super::uci::{err, is_name, quote, UciError, UciFile, UciOption, UciSection};
 use crate::at_rest::AtRestConfig;
+use crate::intercept::InterceptionConfig;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -15,7 +16,7 @@ use std::str::FromStr;
 /// The options `config router` takes. `enabled`, `log_level` and `uplink_network` are the
 /// init script's (whether to start, `-v`/`-vv`, the netifd interface whose changes reload the
 /// service); the daemon only checks their values.
-const ROUTER_KEYS: [&str; 22] = [
+const ROUTER_KEYS: [&str; 25] = [
     "enabled",
     "log_level",
     "uplink_network",
@@ -38,6 +39,9 @@ const ROUTER_KEYS: [&str; 22] = [
     "upload_retry_min_s",
     "upload_retry_max_s",
     "at_rest_recipient",
+    "interception_proxy",
+    "interception_upstream_ca",
+    "interception_port",
 ];
 /// The options `config ap` takes (`name` when the AP's name cannot be the section's).
 const AP_KEYS: [&str; 7] = [
@@ -308,7 +312,29 @@ pub fn to_config(file: &UciFile) -> Result<RouterConfig, UciError> {
         at_rest: o.get("at_rest_recipient").map(|r| AtRestConfig {
             recipient: r.value.clone(),
         }),
+        interception: interception(&o)?,
     })
+}
+
+/// The `interception` section from its three options (any of them makes it; the others
+/// take their defaults).
+fn interception(o: &Options) -> Result<Option<InterceptionConfig>, UciError> {
+    let keys = [
+        "interception_proxy",
+        "interception_upstream_ca",
+        "interception_port",
+    ];
+    if keys.iter().all(|k| o.get(k).is_none()) {
+        return Ok(None);
+    }
+    let d = InterceptionConfig::default();
+    Ok(Some(InterceptionConfig {
+        proxy: o.path("interception_proxy"),
+        upstream_ca: o.path("interception_upstream_ca").unwrap_or(d.upstream_ca),
+        port: o
+            .parsed("interception_port", "a port number")?
+            .unwrap_or(d.port),
+    }))
 }
 
 /// The configuration as `/etc/config/matador` (what `to_config` reads back unchanged).
@@ -358,6 +384,13 @@ pub fn to_uci(c: &RouterConfig) -> String {
     }
     if let Some(a) = &c.at_rest {
         option(&mut out, "at_rest_recipient", &a.recipient);
+    }
+    if let Some(i) = &c.interception {
+        if let Some(p) = &i.proxy {
+            option(&mut out, "interception_proxy", &path(p));
+        }
+        option(&mut out, "interception_upstream_ca", &path(&i.upstream_ca));
+        option(&mut out, "interception_port", &i.port.to_string());
     }
     for ap in &c.aps {
         // A name UCI cannot take as a section name (`lab-a`) goes into `option name`.

@@ -343,6 +343,7 @@ fn router_config() -> impl Strategy<Value = RouterConfig> {
                 management_tunnel: None,
                 upload: None,
                 at_rest: None,
+                interception: None,
             }
         },
     )

@@ -3,23 +3,28 @@
 //! and endpoints, then traces through the AP's tunnel), every output goes to the result
 //! store. Each measurement's record is on disk, so a daemon killed mid-measurement finds it
 //! on restart, keeps what was captured and marks it failed: nothing half-written is listed.
+//! With `intercept_tls`, the phone's TLS also goes through the interception proxy for the
+//! measurement (`intercept`): its key log and flow records become results too.
 
+mod finish;
+mod intercept;
+mod phone;
 mod process;
 mod record;
+mod recover;
 mod targets;
 
+pub use intercept::{SetRedirect, FLOWS_FILE, KEYLOG_FILE};
 pub use process::{rules_of, timers_of, DEFAULT_RULES};
 pub use record::Record;
 pub use targets::{plan, PathKind, TraceGroup};
 
 use crate::api::ControlError;
-use crate::capture::{Capture, CaptureConfig, CaptureReport, PhoneFilter};
+use crate::capture::{Capture, CaptureConfig};
 use crate::dataplane::config::{ApConfig, RouterConfig};
 use crate::dataplane::wireguard::unix_now;
 use crate::store::Store;
-use matador_api::{
-    MeasurementState, MeasurementStatus, ResultKind, StartMeasurement, StopMeasurement,
-};
+use matador_api::{MeasurementState, MeasurementStatus, StartMeasurement, StopMeasurement};
 use matador_probe::flows::{self, Extractor, Rules};
 use process::Notes;
 use std::collections::HashMap;
@@ -35,6 +40,8 @@ struct Running {
     rules: Rules,
     interface: String,
     notes: Notes,
+    /// TLS interception in force (`intercept_tls`).
+    intercept: Option<intercept::Active>,
 }
 
 /// The daemon's measurements, running and finished.
@@ -45,6 +52,10 @@ pub struct Measurements {
     store: Arc<Store>,
     /// Each AP's ingress peers: a device's tunnel address is what its capture keeps.
     ingress: Vec<crate::dataplane::ingress::Peers>,
+    /// TLS interception: the proxy, its CA, its ports.
+    interception: crate::intercept::Settings,
+    /// How interception's redirects reach the firewall (set once the data plane runs).
+    redirect: Mutex<Option<SetRedirect>>,
     state: Mutex<HashMap<String, (Record, Option<Running>)>>,
 }
 
@@ -59,6 +70,18 @@ impl Measurements {
         config: &RouterConfig,
         store: Arc<Store>,
         ingress: Vec<crate::dataplane::ingress::Peers>,
+    ) -> std::io::Result<Arc<Measurements>> {
+        let interception = crate::intercept::Settings::from_config(config);
+        Self::open_with(config, store, ingress, interception)
+    }
+
+    /// As [`Measurements::open`], with interception settings of the caller's (tests shorten
+    /// its waits).
+    pub fn open_with(
+        config: &RouterConfig,
+        store: Arc<Store>,
+        ingress: Vec<crate::dataplane::ingress::Peers>,
+        interception: crate::intercept::Settings,
     ) -> std::io::Result<Arc<Measurements>> {
         let records_dir = config.state_dir.join("measurements");
         let capture_dir = config
@@ -79,6 +102,8 @@ impl Measurements {
             config: config.clone(),
             store,
             ingress,
+            interception,
+            redirect: Mutex::new(None),
             state: Mutex::new(HashMap::new()),
         };
         let now = unix_now();
@@ -111,72 +136,26 @@ impl Measurements {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A measurement the daemon was running when it died: store what was captured (and the
-    /// flows in it), then mark it failed.
-    fn recover(&self, r: &mut Record) {
-        let id = r.status.id.clone();
-        self.store.set_device(&id, r.request.device.clone());
-        let was = r.status.state;
-        let mut notes = Notes::default();
-        notes.fail(format!(
-            "the daemon stopped while the measurement was {}; recovered at restart",
-            if was == MeasurementState::Running {
-                "running"
-            } else {
-                "processing"
+    /// How interception's redirects reach the firewall: the data plane's, once it runs.
+    pub fn set_redirector(&self, redirect: SetRedirect) {
+        *self.redirect.lock().unwrap_or_else(|p| p.into_inner()) = Some(redirect);
+    }
+
+    fn redirector(&self) -> Option<SetRedirect> {
+        self.redirect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The router's interception CA certificate (PEM), made on first use.
+    pub fn interception_ca(&self) -> Result<String, ControlError> {
+        self.interception.ca_pem().map_err(|e| match e {
+            crate::intercept::InterceptError::Missing { .. } => {
+                ControlError::Unsupported(e.to_string())
             }
-        ));
-        let dir = self.capture_dir.join(&id);
-        let files = process::capture_files(&dir);
-        if !files.is_empty() {
-            r.status
-                .results
-                .extend(process::put_capture(&self.store, &id, &files, &mut notes));
-            match process::extract_files(&files) {
-                Ok(x) => {
-                    let rules = rules_of(&r.request).unwrap_or_default();
-                    let endpoints = flows::endpoints(&x.flows, &rules, None);
-                    let doc = process::FlowsResult {
-                        measurement: &id,
-                        ap: &r.status.ap,
-                        app: &r.status.app,
-                        timers: None,
-                        capture: &serde_json::json!({"recovered_files": files.len()}),
-                        stats: &x.stats,
-                        flows: &x.flows,
-                        endpoints: &endpoints,
-                    };
-                    match serde_json::to_vec(&doc) {
-                        Ok(b) => r.status.results.extend(process::put(
-                            &self.store,
-                            &id,
-                            ResultKind::Flows,
-                            &b,
-                            &mut notes,
-                        )),
-                        Err(e) => notes.fail(format!("flows JSON: {e}")),
-                    }
-                }
-                Err(e) => notes.fail(format!("reading the recovered capture: {e}")),
-            }
-        }
-        let log = notes.lines.join("\n") + "\n";
-        r.status.results.extend(process::put(
-            &self.store,
-            &id,
-            ResultKind::Log,
-            log.as_bytes(),
-            &mut notes,
-        ));
-        r.status.results.dedup();
-        r.status.state = MeasurementState::Failed;
-        r.status.ended = Some(unix_now());
-        r.status.detail = Some(notes.failures.join("; "));
-        if let Err(e) = r.save(&self.records_dir) {
-            tracing::error!(measurement = %id, error = %e, "saving the recovered record");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        tracing::warn!(measurement = %id, results = ?r.status.results, "recovered a measurement interrupted by a restart");
+            other => ControlError::Internal(other.to_string()),
+        })
     }
 
     fn ap(&self, name: &str) -> Result<&ApConfig, ControlError> {
@@ -187,47 +166,6 @@ impl Measurements {
             .ok_or_else(|| ControlError::UnknownAp(name.to_string()))
     }
 
-    /// What to capture on an AP, and whose traffic it is. An ingress: the device's tunnel
-    /// address (the one asked for, else its only peer); Wi-Fi: the phone from the DHCP
-    /// leases (several stations, or none yet: the AP's whole traffic).
-    fn phone_filter(
-        &self,
-        ap: &ApConfig,
-        device: Option<&str>,
-    ) -> Result<(PhoneFilter, Option<String>), ControlError> {
-        let mut filter = PhoneFilter::default();
-        if ap.is_ingress() {
-            let i = self.config.aps.iter().position(|a| a.name == ap.name);
-            let peers = i
-                .and_then(|i| self.ingress.get(i))
-                .map(|p| crate::dataplane::ingress::lock(p).clone())
-                .unwrap_or_default();
-            let peer = match device {
-                Some(d) => peers.iter().find(|p| p.device == d),
-                None if peers.len() == 1 => peers.first(),
-                None => None,
-            };
-            let Some(peer) = peer else {
-                let known: Vec<&str> = peers.iter().map(|p| p.device.as_str()).collect();
-                return Err(ControlError::Invalid(format!(
-                    "ingress {:?} serves several devices or none: name one of [{}] as `device`",
-                    ap.name,
-                    known.join(", ")
-                )));
-            };
-            filter.addresses.push(peer.address.into());
-            return Ok((filter, Some(peer.device.clone())));
-        }
-        let leases = std::fs::read_to_string(self.config.run_dir.join(&ap.name).join("leases"))
-            .unwrap_or_default();
-        let stations = crate::dataplane::control::stations(&leases);
-        if let [only] = stations.as_slice() {
-            filter.mac = parse_mac(&only.mac);
-            filter.addresses.extend(only.ip);
-        }
-        Ok((filter, device.map(str::to_string)))
-    }
-
     /// Starts a measurement (see [`crate::api::Control::start_measurement`]).
     pub fn start(
         self: &Arc<Self>,
@@ -236,6 +174,15 @@ impl Measurements {
         let ap = self.ap(&request.ap)?.clone();
         let rules = rules_of(&request).map_err(|e| ControlError::Invalid(format!("rules: {e}")))?;
         let (filter, device) = self.phone_filter(&ap, request.device.as_deref())?;
+        // Whose TLS is intercepted: an ingress device's address, or the Wi-Fi AP's subnet.
+        let tls_from = match (ap.is_ingress(), filter.addresses.first()) {
+            (true, Some(std::net::IpAddr::V4(a))) => ipnet::Ipv4Net::from(*a),
+            _ => ap.subnet,
+        };
+        if request.intercept_tls {
+            // Before anything starts: the proxy, the bundle, the firewall's hook.
+            intercept::check(&self.interception, self.redirector().is_some())?;
+        }
         let mut state = self.lock();
         if state.contains_key(&request.id) {
             return Err(ControlError::Conflict(format!(
@@ -306,12 +253,28 @@ impl Measurements {
         } else {
             None
         };
+        let intercept = if request.intercept_tls {
+            match self.start_interception(&ap, &tls_from, &request.id, &mut notes) {
+                Ok(active) => Some(active),
+                Err(e) => {
+                    if let Some(c) = capture {
+                        let _ = c.stop();
+                    }
+                    let _ = std::fs::remove_dir_all(self.capture_dir.join(&request.id));
+                    record::remove(&self.records_dir, &request.id);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         let running = Running {
             capture,
             extractor,
             rules,
             interface: ap.tunnel_interface(),
             notes,
+            intercept,
         };
         let status = record.status.clone();
         state.insert(request.id.clone(), (record, Some(running)));
@@ -368,110 +331,6 @@ impl Measurements {
         Ok(status)
     }
 
-    /// Capture stopped: flows, endpoints, traces and the log into the store.
-    fn process(
-        &self,
-        request: &StartMeasurement,
-        mut running: Running,
-        stop: &StopMeasurement,
-    ) -> (Vec<String>, Vec<String>) {
-        let id = request.id.as_str();
-        let notes = &mut running.notes;
-        let mut results = Vec::new();
-        let mut endpoints = Vec::new();
-        let report: Option<CaptureReport> = running.capture.take().and_then(|c| match c.stop() {
-            Ok(r) => Some(r),
-            Err(e) => {
-                notes.fail(format!("capture: {e}"));
-                None
-            }
-        });
-        if let Some(report) = &report {
-            notes.info(format!(
-                "capture stopped: {} packets kept of {} seen, {} bytes in {} file(s)",
-                report.packets_kept,
-                report.packets_seen,
-                report.bytes_written,
-                report.files.len()
-            ));
-            if let Some(why) = &report.stopped_writing {
-                notes.info(format!("capture file writing stopped early: {why}"));
-            }
-            results.extend(process::put_capture(&self.store, id, &report.files, notes));
-            let extraction = running
-                .extractor
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-                .map(Extractor::finish);
-            if let Some(x) = extraction {
-                let timers = timers_of(request, stop);
-                endpoints = flows::endpoints(&x.flows, &running.rules, timers.as_ref());
-                let doc = process::FlowsResult {
-                    measurement: id,
-                    ap: &request.ap,
-                    app: &request.app,
-                    timers: timers.as_ref(),
-                    capture: report,
-                    stats: &x.stats,
-                    flows: &x.flows,
-                    endpoints: &endpoints,
-                };
-                notes.info(format!(
-                    "{} flows, {} endpoints, {} kept",
-                    x.flows.len(),
-                    endpoints.len(),
-                    endpoints.iter().filter(|e| e.is_kept()).count()
-                ));
-                match serde_json::to_vec(&doc) {
-                    Ok(b) => {
-                        results.extend(process::put(&self.store, id, ResultKind::Flows, &b, notes))
-                    }
-                    Err(e) => notes.fail(format!("flows JSON: {e}")),
-                }
-            }
-            let _ = std::fs::remove_dir_all(self.capture_dir.join(id));
-        }
-        if request.traces {
-            let doc = process::traces(request, &endpoints, &running.interface, notes);
-            match serde_json::to_vec(&doc) {
-                Ok(b) => {
-                    results.extend(process::put(&self.store, id, ResultKind::Traces, &b, notes))
-                }
-                Err(e) => notes.fail(format!("traces JSON: {e}")),
-            }
-        }
-        notes.info("processing done");
-        let log = notes.lines.join("\n") + "\n";
-        results.extend(process::put(
-            &self.store,
-            id,
-            ResultKind::Log,
-            log.as_bytes(),
-            notes,
-        ));
-        (results, std::mem::take(&mut notes.failures))
-    }
-
-    fn finish(&self, id: &str, results: Vec<String>, failures: Vec<String>) {
-        let mut state = self.lock();
-        let Some((record, _)) = state.get_mut(id) else {
-            return;
-        };
-        record.status.results = results;
-        record.status.ended = Some(unix_now());
-        record.status.state = if failures.is_empty() {
-            MeasurementState::Done
-        } else {
-            MeasurementState::Failed
-        };
-        record.status.detail = (!failures.is_empty()).then(|| failures.join("; "));
-        if let Err(e) = record.save(&self.records_dir) {
-            tracing::error!(measurement = %id, error = %e, "saving the measurement record");
-        }
-        tracing::info!(measurement = %id, state = ?record.status.state, results = ?record.status.results, "measurement ended");
-    }
-
     /// One measurement's status.
     pub fn get(&self, id: &str) -> Result<MeasurementStatus, ControlError> {
         self.lock()
@@ -494,6 +353,9 @@ impl Measurements {
     pub fn shutdown(&self) {
         let mut state = self.lock();
         for (id, (_, running)) in state.iter_mut() {
+            if let Some(active) = running.as_mut().and_then(|r| r.intercept.take()) {
+                active.shutdown(&self.interception);
+            }
             if let Some(c) = running.as_mut().and_then(|r| r.capture.take()) {
                 if let Err(e) = c.stop() {
                     tracing::warn!(measurement = %id, error = %e, "closing the capture");
@@ -503,15 +365,7 @@ impl Measurements {
     }
 }
 
-/// `aa:bb:cc:dd:ee:ff` as bytes.
-fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split(':');
-    for b in &mut mac {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
+#[cfg(test)]
+mod intercept_tests;
 #[cfg(test)]
 mod tests;

@@ -127,8 +127,28 @@ pub fn put_capture(
     files: &[PathBuf],
     notes: &mut Notes,
 ) -> Option<String> {
+    put_files(
+        store,
+        id,
+        ResultKind::Capture,
+        files,
+        "capture file(s)",
+        notes,
+    )
+}
+
+/// Stores `files`, in order, as one result of kind `kind`, streamed (the store encrypts at
+/// rest when configured); `what` names the files in the note.
+pub fn put_files(
+    store: &Arc<Store>,
+    id: &str,
+    kind: ResultKind,
+    files: &[PathBuf],
+    what: &str,
+    notes: &mut Notes,
+) -> Option<String> {
     let result = (|| -> Result<String, String> {
-        let mut writer = match store.create(id, ResultKind::Capture) {
+        let mut writer = match store.create(id, kind) {
             Err(StoreError::Exists(rid)) => return Ok(rid),
             other => other.map_err(|e| e.to_string())?,
         };
@@ -151,11 +171,11 @@ pub fn put_capture(
     })();
     match result {
         Ok(rid) => {
-            notes.info(format!("stored {rid} from {} capture file(s)", files.len()));
+            notes.info(format!("stored {rid} from {} {what}", files.len()));
             Some(rid)
         }
         Err(e) => {
-            notes.fail(format!("storing the capture: {e}"));
+            notes.fail(format!("storing the {} result: {e}", kind.as_str()));
             None
         }
     }

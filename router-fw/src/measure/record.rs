@@ -112,6 +112,7 @@ mod tests {
             trace_peer: None,
             rules: None,
             device: None,
+            intercept_tls: false,
         }
     }
 

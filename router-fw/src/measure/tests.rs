@@ -34,6 +34,7 @@ fn request(id: &str) -> StartMeasurement {
         trace_peer: None,
         rules: None,
         device: None,
+        intercept_tls: false,
     }
 }
 

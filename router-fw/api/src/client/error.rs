@@ -157,6 +157,16 @@ pub enum ClientError {
         #[source]
         source: hyper::Error,
     },
+    /// A success whose body is not what the route gives (e.g. no PEM certificate).
+    #[error("{method} {path}: the answer is not {expected}; are the router's and the host's versions compatible?")]
+    BadBody {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+        /// What the answer should have been.
+        expected: &'static str,
+    },
     /// An answer larger than the client takes.
     #[error("{method} {path}: the answer is larger than {limit} bytes")]
     TooLarge {

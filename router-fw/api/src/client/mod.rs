@@ -18,6 +18,7 @@
 mod blocking;
 mod error;
 mod ingress;
+mod interception;
 mod pin;
 mod transport;
 

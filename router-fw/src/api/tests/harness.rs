@@ -30,7 +30,12 @@ pub struct FakeControl {
     pub peers: Mutex<Vec<IngressPeer>>,
     /// Blocklist of its one Wi-Fi AP, `ap0`.
     pub blocked: Mutex<Vec<String>>,
+    /// Has no interception proxy (the CA cannot be made).
+    pub no_proxy: std::sync::atomic::AtomicBool,
 }
+
+/// The fake daemon's interception CA certificate.
+pub const CA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 
 impl FakeControl {
     pub fn router_status() -> RouterStatus {
@@ -196,6 +201,17 @@ impl Control for FakeControl {
             }
             *self.blocked.lock().unwrap() = domains;
             Ok(())
+        })
+    }
+
+    fn interception_ca(&self) -> ControlFuture<'_, String> {
+        Box::pin(async move {
+            if self.no_proxy.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(ControlError::Unsupported(
+                    "TLS interception needs the proxy /usr/bin/matador-mitm: no such file".into(),
+                ));
+            }
+            Ok(CA_PEM.to_owned())
         })
     }
 }

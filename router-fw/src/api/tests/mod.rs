@@ -3,6 +3,7 @@
 mod blocklist;
 mod client;
 mod harness;
+mod interception;
 mod router_client;
 
 use std::sync::{Arc, Mutex};

@@ -32,6 +32,7 @@ fn start(id: &str, ap: &str) -> StartMeasurement {
         trace_peer: Some("198.51.100.7".parse().unwrap()),
         rules: None,
         device: None,
+        intercept_tls: false,
     }
 }
 
