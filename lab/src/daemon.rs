@@ -241,7 +241,10 @@ fn bind_service(kind: ServiceKind) -> std::io::Result<Vec<ServiceSocket>> {
             ServiceSocket::Tcp("chat-tls", tcp(443)?),
         ],
         ServiceKind::Ntp => vec![ServiceSocket::Udp(std::net::UdpSocket::bind(("::", 123))?)],
-        ServiceKind::Analytics => vec![ServiceSocket::Tcp("analytics", tcp(80)?)],
+        ServiceKind::Analytics => vec![
+            ServiceSocket::Tcp("analytics", tcp(80)?),
+            ServiceSocket::Tcp("analytics-tls", tcp(443)?),
+        ],
         ServiceKind::Whoami => vec![ServiceSocket::Tcp("whoami", tcp(80)?)],
         ServiceKind::Httpdns => vec![ServiceSocket::Tcp("httpdns", tcp(80)?)],
     })
@@ -276,6 +279,10 @@ fn start_services(
                             tokio::spawn(services::serve_chat_tls(listener, hub.clone(), tls))
                         }
                         "analytics" => tokio::spawn(services::serve_analytics(listener)),
+                        "analytics-tls" => {
+                            let tls = ca.server_config(names)?;
+                            tokio::spawn(services::serve_analytics_tls(listener, tls))
+                        }
                         "httpdns" => {
                             tokio::spawn(services::serve_httpdns(listener, httpdns_lookup(plan)))
                         }

@@ -240,18 +240,21 @@ pub fn start(
         _ => None,
     };
     let config = rdir.join("routerd.yaml");
-    std::fs::write(
-        &config,
-        routerd_config(
-            node,
-            r,
-            &rdir,
-            vantage.as_deref(),
-            mgmt.as_deref(),
-            ingress.as_ref(),
-        ),
-    )
-    .map_err(io(&node.name))?;
+    let mut text = routerd_config(
+        node,
+        r,
+        &rdir,
+        vantage.as_deref(),
+        mgmt.as_deref(),
+        ingress.as_ref(),
+    );
+    // The lab's servers have lab-CA certificates: TLS interception verifies them against it.
+    let _ = writeln!(
+        text,
+        "interception:\n  upstream_ca: {}",
+        dir.join("ca.pem").display()
+    );
+    std::fs::write(&config, text).map_err(io(&node.name))?;
     let _ = std::fs::remove_file(rdir.join("run").join(READY_FILE));
     let ns = Netns::open(&node.namespace)?;
     let mut cmd = Command::new(routerd);

@@ -70,6 +70,13 @@ fn spawn_phone(
         pid,
         what: phone_process(name),
     });
+    // A cellular phone's VPN runs wireguard-go, whose control socket `lab down` removes.
+    let sock = crate::phone::vpn::socket_path(name);
+    if matches!(&node.role, NodeRole::Phone(r) if r.is_cellular())
+        && !state.wg_sockets.contains(&sock)
+    {
+        state.wg_sockets.push(sock);
+    }
     Ok(())
 }
 

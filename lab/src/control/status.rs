@@ -166,6 +166,10 @@ pub struct PhoneStatus {
     pub adb: String,
     /// Installed apps (package names).
     pub packages: Vec<String>,
+    /// IMEI (`dumpsys iphonesubinfo`), what a privacy analysis looks for in its traffic.
+    pub imei: String,
+    /// `wifi` (on its router's access point) or `cellular` (public address, router's ingress).
+    pub network: &'static str,
 }
 
 /// A process of the lab.
@@ -287,6 +291,8 @@ pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
                 model: p.model.clone(),
                 adb_port: p.adb_port,
                 adb: format!("127.0.0.1:{}", p.adb_port),
+                imei: p.imei.clone(),
+                network: if p.is_cellular() { "cellular" } else { "wifi" },
                 packages: p
                     .apps
                     .iter()

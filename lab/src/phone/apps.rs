@@ -4,10 +4,12 @@
 //! to its chat server when launched, sends what is typed when send is tapped, shows and
 //! acknowledges what arrives, and reports everything to the phone's log.
 
+use super::analytics;
 use super::device::{Phone, ShownMessage};
 use super::dns;
 use super::logcat::Priority;
-use crate::services::{client_config_from_pem, ChatClient, ChatEvent};
+use super::trust::TrustStore;
+use crate::services::{ChatClient, ChatEvent};
 use crate::topology::App;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -62,8 +64,8 @@ pub fn launch(phone: &Arc<Phone>, app: &App) -> RunningApp {
     let (tx, rx) = mpsc::unbounded_channel();
     let phone = phone.clone();
     let app = app.clone();
-    // The lab CA is read while still root: the app's UID may not read the lab directory.
-    let ca = std::fs::read_to_string(phone.lab_dir.join("ca.pem")).unwrap_or_default();
+    // The CAs are read while still root: the app's UID may not read the lab directory.
+    let trust = TrustStore::read(&phone);
     let spawned = std::thread::Builder::new()
         .name(app.package.chars().take(15).collect())
         .spawn(move || {
@@ -83,7 +85,7 @@ pub fn launch(phone: &Arc<Phone>, app: &App) -> RunningApp {
                 .enable_all()
                 .build();
             match runtime {
-                Ok(rt) => rt.block_on(messenger(phone, app, ca, pid, rx)),
+                Ok(rt) => rt.block_on(messenger(phone, app, trust, pid, rx)),
                 Err(e) => phone.log(pid, Priority::Error, &tag, &format!("runtime: {e}")),
             }
         });
@@ -128,11 +130,15 @@ async fn locate(phone: &Phone, app: &App) -> Result<IpAddr, String> {
     dns::resolve(resolver, &app.server).await.map(IpAddr::V4)
 }
 
-async fn connect(phone: &Phone, app: &App, ca: &str) -> Result<(ChatClient, IpAddr), String> {
+async fn connect(
+    phone: &Phone,
+    app: &App,
+    trust: &TrustStore,
+) -> Result<(ChatClient, IpAddr), String> {
     let addr = locate(phone, app).await?;
     let attempt = async {
         let mut client = if app.tls {
-            let config = client_config_from_pem(ca).map_err(|e| e.to_string())?;
+            let config = trust.client_config()?;
             ChatClient::connect_tls(SocketAddr::new(addr, 443), &app.server, config).await
         } else {
             ChatClient::connect(SocketAddr::new(addr, 5222)).await
@@ -154,7 +160,7 @@ async fn connect(phone: &Phone, app: &App, ca: &str) -> Result<(ChatClient, IpAd
 async fn messenger(
     phone: Arc<Phone>,
     app: App,
-    ca: String,
+    trust: TrustStore,
     pid: u32,
     mut ui: mpsc::UnboundedReceiver<AppCommand>,
 ) {
@@ -164,11 +170,22 @@ async fn messenger(
         Priority::Info,
         &format!("started {} as uid {}", app.component(), app.uid),
     );
+    if trust.user_cas() > 0 {
+        let dir = super::trust::USER_CA_DIR;
+        log(
+            Priority::Info,
+            &format!("trusting {} user CA file(s) from {dir}", trust.user_cas()),
+        );
+    }
+    for skipped in trust.skipped() {
+        log(Priority::Warn, &format!("not trusted: {skipped}"));
+    }
     let contact = phone.role.contact.clone();
+    let mut reported = false;
     let mut outbox: VecDeque<(usize, String)> = VecDeque::new();
     'life: loop {
         set_status(&phone, &app, "connecting");
-        let (mut client, addr) = match connect(&phone, &app, &ca).await {
+        let (mut client, addr) = match connect(&phone, &app, &trust).await {
             Ok(c) => c,
             Err(e) => {
                 log(Priority::Warn, &format!("offline: {e}"));
@@ -200,6 +217,10 @@ async fn messenger(
             ),
         );
         set_status(&phone, &app, "online");
+        if !reported {
+            reported = true;
+            analytics::spawn_report(&phone, &app, &trust, pid);
+        }
         let result: Result<(), String> = async {
             loop {
                 if let Some((i, text)) = outbox.pop_front() {

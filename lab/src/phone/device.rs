@@ -109,6 +109,8 @@ pub struct PhoneState {
     pub logcat: Logcat,
     /// Whether the phone is between `reboot` and boot completed.
     pub rebooting: bool,
+    /// The WireGuard app's tunnel, while it is up.
+    pub vpn: Option<super::vpn::Tunnel>,
 }
 
 /// The emulated phone.
@@ -126,6 +128,8 @@ pub struct Phone {
     pub dir: PathBuf,
     /// The lab's directory (router files, CA).
     pub lab_dir: PathBuf,
+    /// A cellular phone's uplink (interface and gateway of its default route).
+    pub uplink: Option<crate::plan::NextHop>,
     state: Mutex<PhoneState>,
     running: Mutex<BTreeMap<String, RunningApp>>,
 }
@@ -140,11 +144,13 @@ impl Phone {
         lab_dir: PathBuf,
     ) -> Phone {
         let mut state = PhoneState::default();
-        state.wifi.enabled = true;
+        // A cellular phone has no Wi-Fi radio: Wi-Fi off, mobile data on.
+        let cellular = role.is_cellular();
+        state.wifi.enabled = !cellular;
         for (ns, key, value) in [
             ("global", "airplane_mode_on", "0"),
-            ("global", "wifi_on", "1"),
-            ("global", "mobile_data", "0"),
+            ("global", "wifi_on", if cellular { "0" } else { "1" }),
+            ("global", "mobile_data", if cellular { "1" } else { "0" }),
             ("secure", "location_mode", "3"),
             ("secure", "mock_location", "0"),
             ("system", "screen_off_timeout", "600000"),
@@ -158,6 +164,7 @@ impl Phone {
             apps,
             dir,
             lab_dir,
+            uplink: None,
             state: Mutex::new(state),
             running: Mutex::new(BTreeMap::new()),
         }
@@ -179,7 +186,14 @@ impl Phone {
             .filter_map(|a| plan.app(a))
             .cloned()
             .collect();
-        Some(Phone::new(name, role.clone(), apps, dir, lab_dir))
+        let mut phone = Phone::new(name, role.clone(), apps, dir, lab_dir);
+        if role.is_cellular() {
+            phone.uplink = plan.node(name)?.routes.iter().find_map(|r| match r.dest {
+                ipnet::IpNet::V4(d) if d.prefix_len() == 0 => r.via.first().cloned(),
+                _ => None,
+            });
+        }
+        Some(phone)
     }
 
     /// Locks the state; a panic elsewhere never makes the phone unusable.
@@ -207,10 +221,14 @@ impl Phone {
         self.dir.join("fs")
     }
 
-    /// The DNS server of the current Wi-Fi lease, if connected.
+    /// The phone's resolver: the VPN's (its `DNS` line) while a tunnel is up, else the
+    /// Wi-Fi lease's. A cellular phone has no carrier DNS: without the VPN, none.
     pub fn resolver(&self) -> Option<std::net::Ipv4Addr> {
-        self.state()
-            .wifi
+        let s = self.state();
+        if let Some(dns) = s.vpn.as_ref().and_then(|t| t.resolver()) {
+            return Some(dns);
+        }
+        s.wifi
             .connected
             .as_ref()
             .and_then(|(_, l)| l.dns.first().copied())

@@ -4,7 +4,7 @@
 use super::apps::{self, AppCommand};
 use super::device::Phone;
 use super::logcat::Priority;
-use super::wifi;
+use super::{vpn, wifi};
 use crate::topology::App;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +13,15 @@ use std::time::Duration;
 /// How long the phone is gone during a reboot.
 const REBOOT_TIME: Duration = Duration::from_secs(2);
 
-/// Creates the phone's file tree (`/sdcard`, `/data/local/tmp`) and starts nothing else.
+/// Creates the phone's file tree (`/sdcard`, `/data/local/tmp`, the user CA store) and
+/// starts nothing else.
 pub fn prepare_files(phone: &Phone) -> std::io::Result<()> {
     for d in [
         "sdcard/Download",
         "sdcard/Pictures",
         "data/local/tmp",
         "data/misc/adb",
+        "data/misc/user/0/cacerts-added",
     ] {
         std::fs::create_dir_all(phone.files_root().join(d))?;
     }
@@ -78,12 +80,13 @@ pub fn stop_app(phone: &Phone, app: &App) {
 }
 
 /// Reboots: every app stops, Wi-Fi drops, the log and the screens clear; after a moment
-/// the phone is back and rejoins its saved network.
+/// the phone is back and rejoins its saved network; an always-on VPN comes back up.
 pub fn reboot(phone: &Arc<Phone>) {
     phone.state().rebooting = true;
     for app in &phone.apps {
         stop_app(phone, app);
     }
+    let tunnel = vpn::down(phone);
     wifi::disconnect(phone);
     std::thread::sleep(REBOOT_TIME);
     {
@@ -105,5 +108,8 @@ pub fn reboot(phone: &Arc<Phone>) {
     };
     if enabled && !airplane {
         wifi::set_enabled(phone, true);
+    }
+    if let Some(name) = tunnel.filter(|_| !airplane) {
+        let _ = vpn::up(phone, &name);
     }
 }

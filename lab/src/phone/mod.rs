@@ -1,8 +1,10 @@
 //! Emulated Android phones: an adbd speaking the real ADB wire protocol, a shell with the
 //! commands the host uses, Wi-Fi joined with a real DHCP client, messenger apps running
-//! under their own UIDs, background system traffic, and a screen rendered as PNG.
+//! under their own UIDs, background system traffic, a screen rendered as PNG, and on
+//! cellular phones a WireGuard app that joins a lab router's ingress.
 
 pub mod adb;
+mod analytics;
 mod apps;
 mod background;
 pub mod device;
@@ -12,6 +14,9 @@ pub mod logcat;
 mod run;
 pub mod screen;
 pub mod shell;
+pub mod trust;
+pub mod vpn;
+pub mod wg_quick;
 pub mod wifi;
 
 pub use run::{run, PhoneError};

@@ -4,7 +4,7 @@
 
 use super::adb::{self, AuthPolicy, Device, DeviceProperties, ShellOutput};
 use super::device::Phone;
-use super::{background, lifecycle, shell, ADB_PORT};
+use super::{background, lifecycle, shell, vpn, ADB_PORT};
 use crate::control::{phone_dir, PHONE_READY_FILE};
 use crate::plan::Plan;
 use std::path::{Path, PathBuf};
@@ -87,7 +87,10 @@ pub fn run(plan_path: &Path, name: &str, lab_dir: &Path) -> Result<(), PhoneErro
         what: "phone files",
         source,
     })?;
+    vpn::clean_leftovers(&phone);
     background::start(&phone);
+    // The tunnel's wireguard-go dies with the phone.
+    let owner = phone.clone();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -97,7 +100,7 @@ pub fn run(plan_path: &Path, name: &str, lab_dir: &Path) -> Result<(), PhoneErro
             what: "runtime",
             source,
         })?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, ADB_PORT))
             .await
             .map_err(|source| PhoneError::Io {
@@ -115,5 +118,7 @@ pub fn run(plan_path: &Path, name: &str, lab_dir: &Path) -> Result<(), PhoneErro
             _ = crate::daemon::wait_for_stop() => {}
         }
         Ok(())
-    })
+    });
+    vpn::down(&owner);
+    served
 }

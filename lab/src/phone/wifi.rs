@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 /// How long a connection may take to get its DHCP lease.
 const LEASE_TIMEOUT: Duration = Duration::from_secs(15);
 const TAG: &str = "WifiService";
+/// What Wi-Fi commands answer on a cellular phone, which has no Wi-Fi radio.
+pub const NO_WIFI: &str = "no Wi-Fi on this phone: it is on cellular";
 
 /// udhcpc's hook: configures the link in the phone's namespace and writes the lease where
 /// the phone reads it. Never touches the host's /etc/resolv.conf (Debian's default script
@@ -77,6 +79,9 @@ fn ip(args: &[&str]) -> Result<(), String> {
 /// Connects to a network: refused (and logged as Android does) unless the SSID and the
 /// passphrase match the router's access point; then DHCP. Blocks until the lease or failure.
 pub fn connect(phone: &Phone, ssid: &str, passphrase: &str) -> Result<Lease, String> {
+    if phone.role.is_cellular() {
+        return Err(NO_WIFI.to_string());
+    }
     disconnect(phone);
     let conf_path = hostapd_conf_path(&phone.lab_dir, &phone.role.router);
     let conf = std::fs::read_to_string(&conf_path).unwrap_or_default();
@@ -188,6 +193,9 @@ pub fn disconnect(phone: &Phone) {
 
 /// Turns the radio on (reconnecting to the saved network) or off.
 pub fn set_enabled(phone: &Phone, enabled: bool) {
+    if phone.role.is_cellular() {
+        return;
+    }
     let saved = {
         let mut s = phone.state();
         s.wifi.enabled = enabled;

@@ -76,7 +76,7 @@ pub struct LabRouterPlan {
     pub uplink: String,
     /// Public address of the uplink.
     pub uplink_addr: Option<Ipv4Addr>,
-    /// Phone behind the access point, if any.
+    /// Phone on the access point's Wi-Fi, if any (a cellular phone joining its ingress is not).
     pub phone: Option<String>,
     /// Vantage node the access point tunnels to.
     pub vantage: Option<String>,
@@ -234,7 +234,9 @@ impl Plan {
                     let phone = topo
                         .nodes
                         .iter()
-                        .find(|p| matches!(&p.role, NodeRole::Phone(r) if r.router == n.name))
+                        .find(|p| {
+                            matches!(&p.role, NodeRole::Phone(r) if r.router == n.name && !r.is_cellular())
+                        })
                         .map(|p| p.name.clone());
                     Some(LabRouterPlan {
                         radio_ifname: RADIO_IFNAME.to_string(),
@@ -335,7 +337,7 @@ impl Plan {
             .collect()
     }
 
-    /// The public IPv4 address of a stub node (vantage node or service).
+    /// The public IPv4 address of a stub node (vantage node, service, cellular phone).
     pub fn public_addr(&self, node: usize) -> Option<Ipv4Addr> {
         stub_end(&self.links, node).map(|e| e.addr4)
     }

@@ -1,4 +1,5 @@
-//! Minimal HTTP/1.1 services: whoami (the caller's address) and an analytics sink.
+//! Minimal HTTP/1.1 services: whoami (the caller's address) and an analytics sink (also
+//! over TLS, as trackers are reached).
 //!
 //! Persistent connections and pipelining are supported; chunked request bodies are not (`501`).
 
@@ -7,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::lines::{Line, LineReader};
 use super::Acceptor;
@@ -29,6 +30,8 @@ const MAX_REQUESTS_PER_CONNECTION: usize = 1000;
 const LOG_EXCERPT: usize = 256;
 const LINGER_BYTES: u64 = 64 * 1024;
 const LINGER_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time allowed for a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Minimal HTTP/1.1: any request gets 200 with body `"<caller ip>\n"` (content-type text/plain).
 pub async fn serve_whoami(listener: TcpListener) -> io::Result<()> {
@@ -38,6 +41,40 @@ pub async fn serve_whoami(listener: TcpListener) -> io::Result<()> {
 /// Minimal HTTP/1.1 analytics sink: accepts any request (reads and discards a Content-Length body up to 1 MiB), answers 204.
 pub async fn serve_analytics(listener: TcpListener) -> io::Result<()> {
     serve(listener, Service::Analytics).await
+}
+
+/// The same analytics sink over TLS (HTTPS), with this server configuration; records the
+/// client's SNI per connection in the log.
+pub async fn serve_analytics_tls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+) -> io::Result<()> {
+    let acceptor = Acceptor::new(listener, "analytics-tls");
+    let tls = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (stream, peer, permit) = acceptor.accept().await?;
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::info!(service = "analytics", %peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(service = "analytics", %peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let sni = stream.get_ref().1.server_name().unwrap_or("").to_owned();
+            tracing::info!(service = "analytics", %peer, transport = "tls", sni = %sni,
+                "https connection accepted");
+            if let Err(e) = serve_connection(stream, peer, Service::Analytics).await {
+                tracing::debug!(service = "analytics", %peer, error = %e, "https connection failed");
+            }
+            drop(permit);
+        });
+    }
 }
 
 /// What an HTTP-DNS server answers: the address of a name for a caller at an address.
@@ -99,7 +136,11 @@ async fn serve(listener: TcpListener, service: Service) -> io::Result<()> {
     }
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, service: Service) -> io::Result<()> {
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: SocketAddr,
+    service: Service,
+) -> io::Result<()> {
     let mut conn = LineReader::new(stream, MAX_HEAD_LINE);
     for _ in 0..MAX_REQUESTS_PER_CONNECTION {
         let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut conn)).await {
@@ -188,8 +229,8 @@ fn respond(service: &Service, head: &Head, peer: SocketAddr, keep_alive: bool) -
     }
 }
 
-async fn reject_and_close(
-    conn: &mut LineReader<TcpStream>,
+async fn reject_and_close<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut LineReader<S>,
     peer: SocketAddr,
     service: &Service,
     Reject(status, reason): Reject,
@@ -204,7 +245,9 @@ async fn reject_and_close(
 }
 
 /// Reads one request head. `Ok(None)`: the peer closed the connection between requests.
-async fn read_head(conn: &mut LineReader<TcpStream>) -> io::Result<Option<Result<Head, Reject>>> {
+async fn read_head<S: AsyncRead + Unpin>(
+    conn: &mut LineReader<S>,
+) -> io::Result<Option<Result<Head, Reject>>> {
     // RFC 9112 2.2: ignore empty lines before the request line.
     let request_line = loop {
         match conn.next_line().await? {

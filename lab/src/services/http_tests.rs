@@ -3,6 +3,7 @@
 use super::*;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::TcpStream;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -182,4 +183,53 @@ fn excerpts_cut_at_character_boundaries() {
     assert!(cut.len() <= LOG_EXCERPT);
     assert!(cut.chars().all(|c| c == 'é'));
     assert_eq!(excerpt("short"), "short");
+}
+
+#[tokio::test]
+async fn analytics_over_tls_verifies_and_answers_204() {
+    let ca = crate::services::LabCa::generate().expect("CA");
+    let names = vec!["analytics.tracker.example".to_string()];
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_analytics_tls(
+        listener,
+        ca.server_config(&names).expect("server config"),
+    ));
+
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("analytics.tracker.example").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(ca.client_config().expect("client"))
+        .connect(name, stream)
+        .await
+        .expect("handshake with a certificate for the name");
+    let body = "{\"imei\":\"490154203237518\"}";
+    let request = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: analytics.tracker.example\r\n\
+         Content-Length: {}\r\n\r\n{body}GET /ping HTTP/1.1\r\nHost: x\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(LIMIT, tls.read_to_end(&mut answer))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    // Two answers: the body was consumed exactly, then the pipelined request was served.
+    assert_eq!(
+        answer.matches("HTTP/1.1 204 No Content\r\n").count(),
+        2,
+        "{answer}"
+    );
+    assert!(answer.ends_with("Connection: close\r\n\r\n"), "{answer}");
+
+    // A client that does not trust the lab CA does not get through.
+    let other = crate::services::LabCa::generate().expect("other CA");
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("analytics.tracker.example").unwrap();
+    let refused = tokio_rustls::TlsConnector::from(other.client_config().expect("client"))
+        .connect(name, stream)
+        .await;
+    assert!(refused.is_err());
 }

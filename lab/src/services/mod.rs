@@ -53,7 +53,8 @@
 //!
 //! * [`serve_ntp`]: an NTP server (stratum 2) answering client requests with the current time.
 //! * [`serve_whoami`]: HTTP answering every request with the caller's IP address.
-//! * [`serve_analytics`]: an HTTP sink that accepts anything and answers `204 No Content`.
+//! * [`serve_analytics`]: an HTTP sink that accepts anything and answers `204 No Content`;
+//!   [`serve_analytics_tls`] serves the same over TLS.
 //! * [`LabCa`]: the lab's certificate authority issuing the TLS servers' certificates.
 
 mod chat;
@@ -68,10 +69,10 @@ mod tls;
 
 pub use chat::{serve_chat, serve_chat_tls};
 pub use chat_client::{ChatClient, ChatEvent};
-pub use http::{serve_analytics, serve_httpdns, serve_whoami, HttpDnsLookup};
+pub use http::{serve_analytics, serve_analytics_tls, serve_httpdns, serve_whoami, HttpDnsLookup};
 pub use hub::ChatHub;
 pub use ntp::serve_ntp;
-pub use tls::{client_config_from_pem, LabCa};
+pub use tls::{client_config_from_pem, client_config_from_pems, pem_certificates, LabCa};
 
 use std::io;
 use std::net::SocketAddr;

@@ -131,22 +131,64 @@ impl LabCa {
 /// A rustls client config that trusts the lab CA given as PEM (what an emulated phone has
 /// installed as a user CA).
 pub fn client_config_from_pem(pem: &str) -> Result<Arc<rustls::ClientConfig>, ServiceError> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END CERTIFICATE-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .map_err(|e| ServiceError::InvalidArgument(format!("CA PEM is not base64: {e}")))?;
+    client_config_from_pems(&[pem])
+}
+
+/// A rustls client config that trusts every certificate of these PEM texts (the lab CA and
+/// the CAs a user installed on an emulated phone, e.g. a TLS-interception CA).
+pub fn client_config_from_pems<S: AsRef<str>>(
+    pems: &[S],
+) -> Result<Arc<rustls::ClientConfig>, ServiceError> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(der))?;
+    for pem in pems {
+        for der in pem_certificates(pem.as_ref())? {
+            roots.add(der)?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(ServiceError::InvalidArgument(
+            "no CA certificate to trust".into(),
+        ));
+    }
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The certificates of a PEM text, in order (other blocks, such as keys, are skipped); an
+/// error if a certificate block is not base64 or there is none.
+pub fn pem_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, ServiceError> {
+    let mut out = Vec::new();
+    let mut body: Option<String> = None;
+    for line in pem.lines().map(str::trim) {
+        match &mut body {
+            None if line == "-----BEGIN CERTIFICATE-----" => body = Some(String::new()),
+            None => {}
+            Some(b) if line == "-----END CERTIFICATE-----" => {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b.as_bytes())
+                    .map_err(|e| {
+                        ServiceError::InvalidArgument(format!("CA PEM is not base64: {e}"))
+                    })?;
+                out.push(CertificateDer::from(der));
+                body = None;
+            }
+            Some(b) => b.push_str(line),
+        }
+    }
+    if body.is_some() {
+        return Err(ServiceError::InvalidArgument(
+            "CA PEM: a certificate has no END line".into(),
+        ));
+    }
+    if out.is_empty() {
+        return Err(ServiceError::InvalidArgument(
+            "CA PEM holds no certificate".into(),
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -186,6 +228,43 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----"
         )
         .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_client_trusting_several_cas_accepts_servers_of_each() {
+        let (lab, user) = (
+            LabCa::generate().expect("lab CA"),
+            LabCa::generate().expect("user CA"),
+        );
+        // A user CA file may hold several certificates; Windows line ends are fine.
+        let bundle = format!("{}{}", user.ca_pem(), lab.ca_pem()).replace('\n', "\r\n");
+        assert_eq!(pem_certificates(&bundle).expect("two").len(), 2);
+        let both = client_config_from_pems(&[lab.ca_pem(), user.ca_pem()]).expect("both");
+        let lab_only = client_config_from_pem(&lab.ca_pem()).expect("lab");
+        for (ca, client, ok) in [
+            (&lab, both.clone(), true),
+            (&user, both, true),
+            (&user, lab_only, false),
+        ] {
+            let server = ca.server_config(&["chat.example".into()]).expect("server");
+            let (a, b) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move { tokio_rustls::TlsAcceptor::from(server).accept(b).await });
+            let name = rustls::pki_types::ServerName::try_from("chat.example").expect("name");
+            let connected = tokio_rustls::TlsConnector::from(client)
+                .connect(name, a)
+                .await;
+            assert_eq!(connected.is_ok(), ok, "{:?}", connected.err());
+        }
+    }
+
+    #[test]
+    fn pems_without_certificates_are_refused() {
+        assert!(client_config_from_pems::<&str>(&[]).is_err());
+        assert!(
+            pem_certificates("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+                .is_err()
+        );
+        assert!(pem_certificates("-----BEGIN CERTIFICATE-----\nAAAA").is_err());
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The lab's edge: lab routers' access points, emulated phones and their messenger apps,
 //! checked the way hostapd and Android would refuse them.
 
+use super::cellular::check_cellular;
 use super::checks::Positioned;
+use super::imei::check_imei;
 use super::load::pos;
-use super::model::{AccessPointDef, AppDef, PhoneDef, TopologyFile};
+use super::model::{AccessPointDef, AppDef, PhoneDef, ServiceKind, TopologyFile};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -68,6 +70,9 @@ pub struct App {
     pub tls: bool,
     /// HTTP-DNS name asked for the server's address first.
     pub httpdns: Option<String>,
+    /// DNS name of the analytics service it reports the device's identifiers to.
+    #[serde(default)]
+    pub analytics: Option<String>,
     /// Where its text field is.
     pub text_field: Rect,
     /// Where its send button is.
@@ -94,6 +99,13 @@ pub struct PhoneRole {
     pub contact: Option<String>,
     /// Installed apps, by name.
     pub apps: Vec<String>,
+    /// IMEI (15 digits, Luhn-checked), unique in the lab.
+    #[serde(default)]
+    pub imei: String,
+    /// On cellular: the transit router its mobile network attaches to (no Wi-Fi radio; it
+    /// joins `router`'s WireGuard ingress from the Internet).
+    #[serde(default)]
+    pub cellular: Option<String>,
 }
 
 /// Checks an access point as hostapd would: SSID 1-32 bytes, passphrase 8-63 printable
@@ -193,6 +205,7 @@ pub(super) fn check_apps(raw: &TopologyFile) -> Result<Vec<App>, Positioned> {
             server: a.server.clone(),
             tls: a.tls,
             httpdns: a.httpdns.clone(),
+            analytics: check_analytics(raw, a)?,
             text_field: rect(&a.text_field)?,
             send_button: rect(&a.send_button)?,
         });
@@ -218,7 +231,9 @@ pub(super) fn check_phone(
             format!("`{}` is not a lab router of this topology", p.router.value),
         ));
     }
-    if !taken_routers.insert(p.router.value.clone()) {
+    let cellular = check_cellular(p, raw)?;
+    // A cellular phone joins the router's ingress, not its access point's one Wi-Fi slot.
+    if cellular.is_none() && !taken_routers.insert(p.router.value.clone()) {
         return Err((
             pos(&p.router),
             format!(
@@ -254,7 +269,9 @@ pub(super) fn check_phone(
         let at = p.adb_port.as_ref().map_or(pos(&p.name), pos);
         return Err((at, format!("adb_port {adb_port} is taken by another phone")));
     }
+    let imei = check_imei(raw, index)?;
     Ok(PhoneRole {
+        imei,
         router: p.router.value.clone(),
         model: p
             .model
@@ -263,7 +280,29 @@ pub(super) fn check_phone(
         adb_port,
         contact: p.contact.as_ref().map(|c| c.value.clone()),
         apps: p.apps.iter().map(|a| a.value.clone()).collect(),
+        cellular,
     })
+}
+
+/// The app's analytics name, which one of the topology's analytics services must answer.
+fn check_analytics(raw: &TopologyFile, a: &AppDef) -> Result<Option<String>, Positioned> {
+    let Some(name) = &a.analytics else {
+        return Ok(None);
+    };
+    let served = raw
+        .services
+        .iter()
+        .any(|s| s.kind == ServiceKind::Analytics && s.names.contains(&name.value));
+    if !served {
+        return Err((
+            pos(name),
+            format!(
+                "app `{}`: no analytics service answers `{}`",
+                a.name.value, name.value
+            ),
+        ));
+    }
+    Ok(Some(name.value.clone()))
 }
 
 fn serves_chat(raw: &TopologyFile, a: &AppDef) -> bool {

@@ -1,6 +1,7 @@
 //! Reading a topology file and checking it: every reference resolves, names and codes are
 //! well-formed, addresses stay in documentation/test ranges. Errors name file, line and column.
 
+use super::cellular::cellular_router;
 use super::checks::{check_geodns, check_iso, check_name, checked_address};
 use super::delay::one_way_delay_ms;
 use super::edge::{check_ap, check_apps, check_phone};
@@ -186,14 +187,12 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         let Some(router) = raw.lab_routers.iter().find(|r| r.name.value == role.router) else {
             continue;
         };
-        add_node(
-            &p.name,
-            &router.country,
-            &router.city,
-            NodeRole::Phone(role),
-            None,
-            None,
-        )?;
+        // A phone on cellular is where its mobile network is, not at its lab router.
+        let (country, city) = match cellular_router(p, &raw) {
+            Some(r) => (&r.country, &r.city),
+            None => (&router.country, &router.city),
+        };
+        add_node(&p.name, country, city, NodeRole::Phone(role), None, None)?;
     }
 
     let index: HashMap<String, usize> = nodes
@@ -271,7 +270,12 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         .iter()
         .map(|v| (&v.name, &v.attach, v.ipv6))
         .chain(raw.services.iter().map(|s| (&s.name, &s.attach, s.ipv6)))
-        .chain(raw.lab_routers.iter().map(|r| (&r.name, &r.attach, false)));
+        .chain(raw.lab_routers.iter().map(|r| (&r.name, &r.attach, false)))
+        .chain(
+            raw.phones
+                .iter()
+                .filter_map(|p| Some((&p.name, p.cellular.as_ref()?, false))),
+        );
     for (name, attach, ipv6) in stubs {
         let a = router_ref(attach, "attach point")?;
         let b = index[&name.value];

@@ -248,3 +248,109 @@ fn the_controller_is_a_vantage_node_that_no_access_point_tunnels_to() {
         "{e}"
     );
 }
+
+const PRIVACY: &str = include_str!("../../topologies/privacy.yaml");
+
+fn phone_role<'a>(t: &'a Topology, name: &str) -> &'a crate::topology::PhoneRole {
+    match t.node_index(name).map(|i| &t.nodes[i].role) {
+        Some(NodeRole::Phone(p)) => p,
+        other => panic!("{name} is not a phone: {other:?}"),
+    }
+}
+
+#[test]
+fn every_shipped_topology_loads_and_plans() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("topologies dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let t = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            crate::plan::Plan::build(&t).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            names.push(t.name);
+        }
+    }
+    for expected in ["default", "privacy"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+}
+
+#[test]
+fn the_privacy_topology_has_known_imeis_and_a_leaky_messenger() {
+    let t = parse(PRIVACY, "privacy.yaml").expect("privacy parses");
+    assert_eq!(phone_role(&t, "phone-a").imei, "490154203237518");
+    assert_eq!(phone_role(&t, "phone-b").imei, "352099001761481");
+    assert_eq!(
+        phone_role(&t, "phone-b").contact.as_deref(),
+        Some("phone-a")
+    );
+    let app = t.apps.iter().find(|a| a.name == "global-messenger");
+    assert_eq!(
+        app.and_then(|a| a.analytics.as_deref()),
+        Some("analytics.tracker.example")
+    );
+    let lr_b = t.node_index("lr-b").map(|i| &t.nodes[i].role);
+    let Some(NodeRole::LabRouter { ap, .. }) = lr_b else {
+        panic!("lr-b is not a lab router: {lr_b:?}");
+    };
+    assert_eq!(
+        ap.ingress.map(|n| n.to_string()).as_deref(),
+        Some("10.78.2.0/24")
+    );
+
+    let d = parse(DEFAULT_TOPOLOGY, "default.yaml").expect("default parses");
+    let leaky: Vec<_> = d.apps.iter().filter(|a| a.analytics.is_some()).collect();
+    assert_eq!(leaky.len(), 1);
+    assert_eq!(leaky[0].name, "global-messenger");
+}
+
+#[test]
+fn phones_without_an_imei_get_valid_unique_ones() {
+    let t = parse(DEFAULT_TOPOLOGY, "default.yaml").expect("default parses");
+    let imeis: Vec<&str> = ["phone-a", "phone-b", "phone-c", "phone-d"]
+        .iter()
+        .map(|p| phone_role(&t, p).imei.as_str())
+        .collect();
+    for (i, imei) in imeis.iter().enumerate() {
+        assert_eq!(
+            *imei,
+            crate::topology::default_imei(i),
+            "derived from the index"
+        );
+        assert_eq!(crate::topology::imei_problem(imei), None, "{imei}");
+    }
+    let unique: HashSet<&&str> = imeis.iter().collect();
+    assert_eq!(unique.len(), imeis.len(), "{imeis:?}");
+}
+
+/// `from` (first occurrence) becomes `to` in privacy.yaml; the error is on that line.
+fn privacy_refused(from: &str, to: &str, expect: &str) {
+    assert!(PRIVACY.contains(from), "{from}");
+    let e = parse(&PRIVACY.replacen(from, to, 1), "privacy.yaml").expect_err(to);
+    let at = PRIVACY.find(from).expect("found");
+    let line = PRIVACY[..at].matches('\n').count() as u64 + 1;
+    assert_eq!(e.position.map(|p| p.0), Some(line), "{to}: {e}");
+    assert!(e.message.contains(expect), "{to}: {e}");
+}
+
+#[test]
+fn bad_imeis_and_analytics_names_are_refused_on_their_line() {
+    let a = "imei: \"490154203237518\"";
+    privacy_refused(a, "imei: \"49015420323751\"", "exactly 15 ASCII digits");
+    privacy_refused(a, "imei: \"4901542032375180\"", "exactly 15 ASCII digits");
+    privacy_refused(a, "imei: \"49015420323751x\"", "exactly 15 ASCII digits");
+    privacy_refused(a, "imei: \"490154203237519\"", "Luhn");
+    privacy_refused(
+        "imei: \"352099001761481\"",
+        "imei: \"490154203237518\"",
+        "also phone `phone-a`'s",
+    );
+    privacy_refused(
+        "analytics: analytics.tracker.example",
+        "analytics: chat.global-messenger.example",
+        "no analytics service answers `chat.global-messenger.example`",
+    );
+}

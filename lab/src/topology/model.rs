@@ -110,7 +110,7 @@ pub enum ServiceKind {
     Chat,
     /// NTP server on UDP 123.
     Ntp,
-    /// HTTP analytics sink on TCP 80.
+    /// HTTP analytics sink on TCP 80, and the same over TLS on 443.
     Analytics,
     /// HTTP service on TCP 80 answering with the caller's address.
     Whoami,
@@ -214,8 +214,12 @@ pub struct AccessPointDef {
 pub struct PhoneDef {
     /// Node name; the namespace is `mtd-<name>`.
     pub name: Spanned<String>,
-    /// Lab router whose access point is in front of the phone.
+    /// Lab router whose access point is in front of the phone (on cellular: whose
+    /// WireGuard ingress it joins).
     pub router: Spanned<String>,
+    /// On cellular instead of Wi-Fi: the transit router its mobile network attaches to.
+    #[serde(default)]
+    pub cellular: Option<Spanned<String>>,
     /// `ro.product.model`.
     #[serde(default)]
     pub model: Option<String>,
@@ -228,6 +232,9 @@ pub struct PhoneDef {
     /// Installed apps (names under `apps`).
     #[serde(default)]
     pub apps: Vec<Spanned<String>>,
+    /// IMEI: 15 digits ending in a Luhn check digit (else derived from the phone's index).
+    #[serde(default)]
+    pub imei: Option<Spanned<String>>,
 }
 
 /// An emulated messenger app.
@@ -253,6 +260,10 @@ pub struct AppDef {
     /// HTTP-DNS name to ask for the server's address first (as WeChat does).
     #[serde(default)]
     pub httpdns: Option<String>,
+    /// DNS name of an analytics service it reports the device's identifiers to, as an
+    /// analytics SDK inside a messenger does.
+    #[serde(default)]
+    pub analytics: Option<Spanned<String>>,
     /// Text field: x, y, width, height in screen pixels.
     pub text_field: Spanned<[u32; 4]>,
     /// Send button: x, y, width, height in screen pixels.

@@ -57,7 +57,8 @@ pub enum NodeRole {
         /// next to its own `vantage` field).
         vantage_node: Option<String>,
     },
-    /// An emulated phone, off the Internet until it joins its lab router's access point.
+    /// An emulated phone: off the Internet until it joins its lab router's access point, or
+    /// on cellular with its own uplink.
     Phone(PhoneRole),
 }
 
@@ -88,7 +89,7 @@ impl Node {
         matches!(self.role, NodeRole::Router { .. })
     }
 
-    /// Whether the node is a phone, which reaches the Internet only over its Wi-Fi.
+    /// Whether the node is a phone (on Wi-Fi, or on cellular with its own uplink).
     pub fn is_phone(&self) -> bool {
         matches!(self.role, NodeRole::Phone(_))
     }

@@ -1,11 +1,12 @@
 //! Apps and the screen: `pm list packages`, `am start|force-stop`, `monkey`, `input`,
-//! `dumpsys window` and `screencap -p`.
+//! `dumpsys window`, `dumpsys iphonesubinfo` and `screencap -p`.
 
 use super::Output;
 use crate::phone::apps::AppCommand;
 use crate::phone::device::{Phone, ShownMessage, LAUNCHER, SYSTEM_PACKAGES};
 use crate::phone::lifecycle::{self, device_path};
 use crate::phone::screen::{self, Screen, ScreenMessage};
+use crate::phone::vpn;
 use crate::topology::{App, SCREEN_SIZE};
 use std::sync::Arc;
 
@@ -22,6 +23,9 @@ pub fn pm(phone: &Phone, args: &[&str]) -> Output {
         .unwrap_or("");
     let mut packages: Vec<(&str, u32)> = SYSTEM_PACKAGES.to_vec();
     packages.extend(phone.apps.iter().map(|a| (a.package.as_str(), a.uid)));
+    if phone.role.is_cellular() {
+        packages.push((vpn::WIREGUARD_PACKAGE, vpn::WIREGUARD_UID));
+    }
     packages.sort();
     Output::ok(
         packages
@@ -49,6 +53,7 @@ fn app_of_component<'a>(phone: &'a Phone, component: &str) -> Option<&'a App> {
 /// `am start [-W] -n COMPONENT` and `am force-stop PACKAGE`.
 pub fn am(phone: &Arc<Phone>, args: &[&str]) -> Output {
     match args {
+        ["broadcast", rest @ ..] => super::broadcast::broadcast(phone, rest),
         ["start" | "start-activity", rest @ ..] => {
             let Some(component) = rest.windows(2).find(|w| w[0] == "-n").map(|w| w[1]) else {
                 return Output::fail(
@@ -90,7 +95,7 @@ pub fn am(phone: &Arc<Phone>, args: &[&str]) -> Output {
         }
         _ => Output::fail(
             255,
-            "usage: am start -n COMPONENT | am force-stop PACKAGE\n",
+            "usage: am start -n COMPONENT | am force-stop PACKAGE | am broadcast -a ACTION [-e KEY VALUE]\n",
         ),
     }
 }
@@ -215,9 +220,15 @@ fn send_draft(phone: &Phone, app: &App, x: u32, y: u32) {
     }
 }
 
-/// `dumpsys window [windows]`: the focused window, as the host reads it.
+/// `dumpsys window [windows]`: the focused window, as the host reads it; `dumpsys
+/// iphonesubinfo`: the IMEI.
 pub fn dumpsys(phone: &Phone, args: &[&str]) -> Output {
     match args.first() {
+        Some(&"iphonesubinfo") => Output::ok(format!(
+            "Phone Subscriber Info:\n  Device ID={}\n",
+            phone.role.imei
+        )),
+        Some(&"connectivity") => super::connectivity::dumpsys(phone),
         Some(&"window") => {
             let focused = phone.state().focused.clone();
             let component = focused
@@ -229,7 +240,10 @@ pub fn dumpsys(phone: &Phone, args: &[&str]) -> Output {
             ))
         }
         Some(service) => Output::ok(format!("Can't find service: {service}\n")),
-        None => Output::fail(1, "dumpsys: the emulated phone dumps only `window`\n"),
+        None => Output::fail(
+            1,
+            "dumpsys: the emulated phone dumps only `window` and `iphonesubinfo`\n",
+        ),
     }
 }
 
@@ -237,8 +251,10 @@ pub fn dumpsys(phone: &Phone, args: &[&str]) -> Output {
 pub fn current_screen(phone: &Phone) -> Screen {
     let s = phone.state();
     let (width, height) = SCREEN_SIZE;
+    let vpn = s.vpn.as_ref().map_or("", |_| "  VPN");
     let wifi = match &s.wifi.connected {
-        Some((ssid, lease)) => format!("Wi-Fi {ssid}  {}", lease.ip),
+        _ if phone.role.is_cellular() => format!("LTE{vpn}"),
+        Some((ssid, lease)) => format!("Wi-Fi {ssid}  {}{vpn}", lease.ip),
         None if s.wifi.enabled => "Wi-Fi: not connected".to_string(),
         None => "Wi-Fi off".to_string(),
     };

@@ -1,13 +1,17 @@
-//! Network commands: `svc wifi`, `cmd wifi connect-network|status`, and the real `ip`,
-//! `ping`, `iptables` and `ip6tables` run in the phone's namespace.
+//! Network commands: `svc wifi`, `cmd wifi connect-network|status`, `dumpsys connectivity`
+//! (Wi-Fi or cellular, and the VPN), and the real `ip`, `ping`, `iptables` and `ip6tables`
+//! run in the phone's namespace.
 
 use super::Output;
 use crate::phone::device::Phone;
-use crate::phone::wifi;
+use crate::phone::{vpn, wifi};
 use std::sync::Arc;
 
-/// `svc wifi enable|disable` (and `svc data`, accepted: the phone has no cellular radio).
+/// `svc wifi enable|disable` (and `svc data`, accepted: mobile data stays as it is).
 pub fn svc(phone: &Arc<Phone>, args: &[&str]) -> Output {
+    if phone.role.is_cellular() && args.first() == Some(&"wifi") {
+        return Output::fail(1, format!("{}\n", wifi::NO_WIFI));
+    }
     match args {
         ["wifi", "enable"] => {
             wifi::set_enabled(phone, true);
@@ -25,6 +29,13 @@ pub fn svc(phone: &Arc<Phone>, args: &[&str]) -> Output {
 
 /// `cmd wifi connect-network SSID wpa2 PASSPHRASE` and `cmd wifi status`.
 pub fn cmd_wifi(phone: &Arc<Phone>, args: &[&str]) -> Output {
+    let changes = matches!(
+        args.first(),
+        Some(&("connect-network" | "set-wifi-enabled"))
+    );
+    if phone.role.is_cellular() && changes {
+        return Output::fail(255, format!("Error: {}\n", wifi::NO_WIFI));
+    }
     match args {
         ["status", ..] => Output::ok(status(phone)),
         ["connect-network", ssid, security, rest @ ..] => {
@@ -89,4 +100,55 @@ pub fn passthrough(program: &str, args: &[&str]) -> Output {
         },
         Err(_) => Output::fail(127, format!("/system/bin/sh: {program}: not found\n")),
     }
+}
+
+/// `dumpsys connectivity`: the phone's networks as Android lists them, the VPN included.
+pub fn dumpsys(phone: &Phone) -> Output {
+    let s = phone.state();
+    let mut networks: Vec<String> = Vec::new();
+    if let (true, Some(up)) = (phone.role.is_cellular(), &phone.uplink) {
+        let own = match up.gateway {
+            std::net::IpAddr::V4(g) => format!("{}/31", std::net::Ipv4Addr::from(u32::from(g) ^ 1)),
+            g => g.to_string(),
+        };
+        networks.push(format!(
+            "ni{{MOBILE[LTE] CONNECTED extra: internet}}  lp{{{{InterfaceName: {} LinkAddresses: [ {own} ] DnsAddresses: [ ] Routes: [ 0.0.0.0/0 -> {} {} ]}}}}  nc{{[ Transports: CELLULAR Capabilities: INTERNET&NOT_RESTRICTED&TRUSTED&NOT_VPN ]}}",
+            up.ifname, up.gateway, up.ifname
+        ));
+    }
+    if let Some((ssid, lease)) = &s.wifi.connected {
+        let dns: Vec<String> = lease.dns.iter().map(|d| format!("/{d}")).collect();
+        networks.push(format!(
+            "ni{{WIFI CONNECTED extra: \"{ssid}\"}}  lp{{{{InterfaceName: {} LinkAddresses: [ {}/{} ] DnsAddresses: [ {} ] Routes: [ 0.0.0.0/0 -> {} {} ]}}}}  nc{{[ Transports: WIFI Capabilities: INTERNET&NOT_RESTRICTED&TRUSTED&NOT_VPN ]}}",
+            crate::plan::RADIO_IFNAME, lease.ip, lease.prefix, dns.join(","), lease.router, crate::plan::RADIO_IFNAME
+        ));
+    }
+    if let Some(t) = &s.vpn {
+        let addrs: Vec<String> = t.config.addresses.iter().map(|a| a.to_string()).collect();
+        let dns: Vec<String> = t.config.dns.iter().map(|d| format!("/{d}")).collect();
+        let under = if phone.role.is_cellular() {
+            "CELLULAR"
+        } else {
+            "WIFI"
+        };
+        networks.push(format!(
+            "ni{{VPN CONNECTED extra: VPN:{}}}  lp{{{{InterfaceName: {} LinkAddresses: [ {} ] DnsAddresses: [ {} ]}}}}  nc{{[ Transports: {under}|VPN Capabilities: INTERNET&NOT_RESTRICTED&TRUSTED OwnerUid: {} Tunnel: {} Endpoint: {} ]}}",
+            vpn::WIREGUARD_PACKAGE, t.ifname, addrs.join(","), dns.join(","), vpn::WIREGUARD_UID, t.name, t.config.endpoint
+        ));
+    }
+    let mut out = String::from("NetworkFactories for:\n\n");
+    match networks.len() {
+        0 => out.push_str("Active default network: none\n\nCurrent Networks:\n"),
+        n => out.push_str(&format!(
+            "Active default network: {}\n\nCurrent Networks:\n",
+            99 + n
+        )),
+    }
+    for (i, n) in networks.iter().enumerate() {
+        out.push_str(&format!(
+            "  NetworkAgentInfo{{network{{{}}}  {n}}}\n",
+            100 + i
+        ));
+    }
+    Output::ok(out)
 }

@@ -2,6 +2,7 @@
 //! output formats and exit codes, acting on this phone's state and namespace.
 
 mod activity;
+mod broadcast;
 mod connectivity;
 mod system;
 mod words;

@@ -207,3 +207,18 @@ fn logcat_dumps_filters_and_clears() {
     sh(&p, "logcat -c");
     assert!(!sh(&p, "logcat -d").0.contains("login ok"));
 }
+
+#[test]
+fn dumpsys_iphonesubinfo_prints_the_imei() {
+    let (p, _d) = phone();
+    let imei = crate::topology::default_imei(0);
+    assert_eq!(p.role.imei, imei, "phone-a: first phone, no imei");
+    assert_eq!(
+        sh(&p, "dumpsys iphonesubinfo"),
+        (
+            format!("Phone Subscriber Info:\n  Device ID={imei}\n"),
+            String::new(),
+            0
+        )
+    );
+}
