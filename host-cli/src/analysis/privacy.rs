@@ -1,5 +1,6 @@
 //! The report's Privacy section, as data: per app, the PII leaks and the trackers the privacy
-//! pass found in its measurements' captures, and how many encrypted flows it could not read.
+//! pass found in its measurements' captures, how many encrypted flows it could not read, and
+//! how many the router's interception proxy decrypted (or the app's pinning kept it from).
 //! A pure function of the privacy records (docs/analysis.md, "Privacy").
 
 use crate::privacy::{MeasurementPrivacy, PayloadState};
@@ -11,6 +12,10 @@ use std::net::IpAddr;
 /// What the report says wherever encrypted flows were not inspected.
 pub const NOT_INSPECTED: &str = "Leaks inside TLS (and QUIC) are not visible without \
      interception: the payload of these encrypted flows was not inspected.";
+
+/// What an app's note says when every one of its TLS flows was decrypted and searched.
+pub const ALL_DECRYPTED: &str =
+    "TLS flows were decrypted by the router's interception proxy and searched.";
 
 /// The Privacy section: one entry per app with privacy records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,6 +58,12 @@ pub struct AppPrivacy {
     pub encrypted_not_inspected: usize,
     /// Flows without payload (names were still searched).
     pub without_payload: usize,
+    /// TLS flows decrypted by the router's interception proxy and searched.
+    pub decrypted: usize,
+    /// Flows whose app refused the interception certificate (pinning): not decrypted.
+    pub pinned: usize,
+    /// What the counts mean for the leaks: not inspected, decrypted, pinned (sentences).
+    pub notes: Vec<String>,
     /// PII leaks, by kind, destination and encoding.
     pub leaks: Vec<LeakRow>,
     /// Trackers, by listed domain.
@@ -72,6 +83,8 @@ pub struct LeakRow {
     pub forms: Vec<String>,
     /// Where in the flows: request bytes, response bytes, server name.
     pub locations: Vec<Location>,
+    /// Seen in cleartext, or in TLS the router's interception proxy decrypted.
+    pub via: Via,
     /// The destination host (server name, else `address:port`).
     pub destination: String,
     /// The server's address.
@@ -82,6 +95,26 @@ pub struct LeakRow {
     pub flows: usize,
     /// Times it was seen, all flows together.
     pub occurrences: u64,
+}
+
+/// How the bytes a leak was found in travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// Readable on the wire (cleartext payload, or a name such as the SNI).
+    Cleartext,
+    /// Inside TLS, read because the router's interception proxy decrypted it.
+    DecryptedTls,
+}
+
+impl Via {
+    /// The label the reports show (`cleartext`, `decrypted TLS`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Via::Cleartext => "cleartext",
+            Via::DecryptedTls => "decrypted TLS",
+        }
+    }
 }
 
 /// Flows to one listed tracker domain.
@@ -112,7 +145,7 @@ pub struct TrackerRow {
 }
 
 /// What makes two leak findings one row.
-type LeakKey = (String, Option<String>, String, String, Encoding);
+type LeakKey = (String, Option<String>, String, String, Encoding, Via);
 
 /// The Privacy section of the given records.
 pub fn compute(records: &[MeasurementPrivacy]) -> PrivacyReport {
@@ -131,17 +164,26 @@ pub fn compute(records: &[MeasurementPrivacy]) -> PrivacyReport {
                 PayloadState::Cleartext => app.inspected += 1,
                 PayloadState::Encrypted => app.encrypted_not_inspected += 1,
                 PayloadState::None => app.without_payload += 1,
+                PayloadState::Decrypted => app.decrypted += 1,
             }
+            app.pinned += usize::from(f.pinned());
             let mut seen: BTreeSet<LeakKey> = BTreeSet::new();
             for finding in &f.findings {
                 match &finding.detail {
                     Detail::Pii(leak) => {
+                        let via = match (f.payload, leak.location) {
+                            (PayloadState::Decrypted, Location::ToServer | Location::ToClient) => {
+                                Via::DecryptedTls
+                            }
+                            _ => Via::Cleartext,
+                        };
                         let key = (
                             leak.kind.to_string(),
                             leak.label.clone(),
                             f.destination.clone(),
                             f.server.address.to_string(),
                             leak.encoding,
+                            via,
                         );
                         let row = acc.leaks.entry(key.clone()).or_insert_with(|| LeakRow {
                             kind: leak.kind,
@@ -149,6 +191,7 @@ pub fn compute(records: &[MeasurementPrivacy]) -> PrivacyReport {
                             encoding: leak.encoding,
                             forms: Vec::new(),
                             locations: Vec::new(),
+                            via,
                             destination: f.destination.clone(),
                             address: f.server.address,
                             evidence: leak.evidence.clone(),
@@ -199,6 +242,7 @@ pub fn compute(records: &[MeasurementPrivacy]) -> PrivacyReport {
             .into_values()
             .map(|(mut app, ids, acc)| {
                 app.measurements = ids.len();
+                app.notes = notes(&app);
                 app.leaks = acc.leaks.into_values().collect();
                 app.trackers = acc.trackers.into_values().collect();
                 app
@@ -215,6 +259,33 @@ struct Acc {
     trackers: BTreeMap<(String, bool), TrackerRow>,
 }
 
+/// The app's sentences: encrypted flows not inspected ([`NOT_INSPECTED`]), flows that pinned
+/// their certificate, and TLS flows decrypted ([`ALL_DECRYPTED`] when none was left unread).
+fn notes(a: &AppPrivacy) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.encrypted_not_inspected > 0 {
+        out.push(NOT_INSPECTED.to_string());
+    }
+    match a.pinned {
+        0 => {}
+        1 => out.push("1 flow pinned its certificate and was not decrypted.".to_string()),
+        n => out.push(format!(
+            "{n} flows pinned their certificate and were not decrypted."
+        )),
+    }
+    match (a.decrypted, a.encrypted_not_inspected) {
+        (0, _) => {}
+        (_, 0) => out.push(ALL_DECRYPTED.to_string()),
+        (1, _) => out.push(
+            "1 TLS flow was decrypted by the router's interception proxy and searched.".to_string(),
+        ),
+        (n, _) => out.push(format!(
+            "{n} TLS flows were decrypted by the router's interception proxy and searched."
+        )),
+    }
+    out
+}
+
 fn empty(app: &str) -> AppPrivacy {
     AppPrivacy {
         app: app.to_string(),
@@ -224,6 +295,9 @@ fn empty(app: &str) -> AppPrivacy {
         inspected: 0,
         encrypted_not_inspected: 0,
         without_payload: 0,
+        decrypted: 0,
+        pinned: 0,
+        notes: Vec::new(),
         leaks: Vec::new(),
         trackers: Vec::new(),
     }

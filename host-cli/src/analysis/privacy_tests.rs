@@ -55,6 +55,7 @@ fn flow(
             })
             .collect(),
         blocked: None,
+        interception: None,
     }
 }
 
@@ -161,4 +162,53 @@ fn no_records_give_an_empty_section() {
     assert!(report.apps.is_empty());
     let json = serde_json::to_value(&report).expect("serialises");
     assert_eq!(json["apps"], serde_json::json!([]));
+}
+
+#[test]
+fn notes_say_what_interception_did() {
+    let pinned = |mut f: FlowFindings, outcome: &str| {
+        f.interception = Some(outcome.into());
+        f
+    };
+    let tls = |payload| flow([192, 0, 2, 9], "chat.example", payload, vec![]);
+    let report = compute(&[record(
+        "m1",
+        "a",
+        "zeta",
+        vec![
+            pinned(tls(PayloadState::Encrypted), "pinned"),
+            pinned(tls(PayloadState::Encrypted), "passthrough_pinned"),
+            pinned(tls(PayloadState::Encrypted), "upstream_failed"),
+            pinned(tls(PayloadState::Decrypted), "intercepted"),
+            pinned(tls(PayloadState::Decrypted), "intercepted"),
+        ],
+    )]);
+    let a = &report.apps[0];
+    assert_eq!(
+        (a.encrypted_not_inspected, a.decrypted, a.pinned),
+        (3, 2, 2)
+    );
+    assert_eq!(
+        a.notes,
+        [
+            NOT_INSPECTED,
+            "2 flows pinned their certificate and were not decrypted.",
+            "2 TLS flows were decrypted by the router's interception proxy and searched."
+        ]
+    );
+    // A leak in a decrypted flow's payload is told apart; one in its server name is not.
+    let leaky = flow(
+        [192, 0, 2, 7],
+        "t.example",
+        PayloadState::Decrypted,
+        vec![
+            pii(Encoding::Plain, "plain", Location::ToServer),
+            pii(Encoding::Plain, "plain", Location::ServerName),
+        ],
+    );
+    let report = compute(&[record("m2", "a", "alpha", vec![leaky])]);
+    let a = &report.apps[0];
+    let via: Vec<Via> = a.leaks.iter().map(|l| l.via).collect();
+    assert_eq!(via, [Via::Cleartext, Via::DecryptedTls]);
+    assert_eq!(a.notes, [ALL_DECRYPTED]);
 }

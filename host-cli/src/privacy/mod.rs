@@ -5,8 +5,10 @@
 //! section (docs/analysis.md).
 //!
 //! The campaign runs it right after a router's capture is fetched ([`PrivacyPass::run`]);
-//! [`analyse_capture`] is the pure part: capture bytes in, findings out.
+//! [`analyse_capture`] is the pure part: capture bytes (and the router's interception
+//! records, when it decrypted TLS for the phone) in, findings out.
 
+pub mod decrypted;
 mod pass;
 mod policy;
 mod records;
@@ -19,6 +21,7 @@ use matador_pipeline::{Finding, PayloadKind};
 use matador_pipeline::{FlowSide, Names, Pipeline, Protocol};
 use matador_probe::flows::{self, CaptureError, ExtractConfig, PayloadConfig};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 
 /// Version of the privacy record this build writes and reads.
 pub const PRIVACY_VERSION: u32 = 1;
@@ -57,6 +60,21 @@ pub struct CaptureSummary {
     pub payload_cap: usize,
     /// Whether the capture ended in the middle of a record.
     pub cut_short: bool,
+    /// The router's interception records for this capture; absent without interception.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interception: Option<InterceptionSummary>,
+}
+
+/// How the router's interception records (the "decrypted" result) fitted the capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterceptionSummary {
+    /// Records read.
+    pub records: usize,
+    /// Records matched to a flow of the capture.
+    pub matched: usize,
+    /// Lines that were not a usable record (left out).
+    pub skipped_lines: usize,
 }
 
 /// Whether a flow's payload could be read.
@@ -67,6 +85,8 @@ pub enum PayloadState {
     Cleartext,
     /// TLS or QUIC, not decrypted: not searched, a leak inside would not be visible.
     Encrypted,
+    /// TLS decrypted by the router's interception proxy: searched.
+    Decrypted,
     /// No payload was seen (a handshake only, or nothing kept).
     None,
 }
@@ -95,6 +115,20 @@ pub struct FlowFindings {
     /// answered (the router's blocklist missed it); absent when it is not blocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<Blocked>,
+    /// What the router's interception proxy did with it (`intercepted`, `pinned`,
+    /// `passthrough_pinned`, `upstream_failed`, …); absent when it has no record of the flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interception: Option<String>,
+}
+
+impl FlowFindings {
+    /// The app refused the interception certificate (now or on an earlier connection).
+    pub fn pinned(&self) -> bool {
+        matches!(
+            self.interception.as_deref(),
+            Some("pinned" | "passthrough_pinned")
+        )
+    }
 }
 
 /// A flow the policy blocks, as the capture shows it.
@@ -143,22 +177,37 @@ pub struct CaptureOf<'a> {
 }
 
 /// Runs every flow of a pcap/pcapng capture through `pipeline`, with each flow's first
-/// `payload.max_bytes` each way.
+/// `payload.max_bytes` each way; `decrypted` is the router's interception records (JSON
+/// lines), whose plaintext replaces the ciphertext of the TCP flows they intercepted.
 pub fn analyse_capture(
     capture: &[u8],
+    decrypted: Option<&[u8]>,
     of: CaptureOf<'_>,
     pipeline: &Pipeline,
     payload: &PayloadConfig,
 ) -> Result<MeasurementPrivacy, PrivacyError> {
     let (extraction, payloads) =
         flows::extract_with_payloads(capture, &ExtractConfig::default(), payload)?;
+    let mut proxy = decrypted.map(decrypted::parse);
     let mut out = Vec::with_capacity(extraction.flows.len());
     for flow in &extraction.flows {
-        let record = flow_record(flow, payloads.of(flow), of.device, of.app);
-        let state = match &record.payload {
+        let mut record = flow_record(flow, payloads.of(flow), of.device, of.app);
+        let interception = match (proxy.as_mut(), record.protocol) {
+            (Some(proxy), Protocol::Tcp) => proxy.take(
+                SocketAddr::new(record.client.address, record.client.port),
+                SocketAddr::new(record.server.address, record.server.port),
+                flow.first_ns / 1_000_000,
+            ),
+            _ => None,
+        };
+        if let Some(i) = &interception {
+            decrypted::apply(&mut record, i, payload.max_bytes);
+        }
+        let state = match record.payload.as_ref().map(|p| p.kind) {
             None => PayloadState::None,
-            Some(p) if p.kind == PayloadKind::Encrypted => PayloadState::Encrypted,
-            Some(_) => PayloadState::Cleartext,
+            Some(PayloadKind::Encrypted) => PayloadState::Encrypted,
+            Some(PayloadKind::Decrypted) => PayloadState::Decrypted,
+            Some(PayloadKind::Cleartext) => PayloadState::Cleartext,
         };
         let payload_bytes = record
             .payload
@@ -185,6 +234,7 @@ pub fn analyse_capture(
             payload_bytes,
             findings: result.findings,
             blocked,
+            interception: interception.map(|i| i.outcome.as_str().to_string()),
         });
     }
     Ok(MeasurementPrivacy {
@@ -199,6 +249,11 @@ pub fn analyse_capture(
             flows: extraction.flows.len(),
             payload_cap: payload.max_bytes,
             cut_short: extraction.stats.cut_short,
+            interception: proxy.map(|p| InterceptionSummary {
+                records: p.records,
+                matched: p.records - p.unmatched(),
+                skipped_lines: p.skipped_lines,
+            }),
         },
         flows: out,
     })
@@ -206,3 +261,5 @@ pub fn analyse_capture(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_decrypted;

@@ -69,6 +69,16 @@ impl PrivacyPass {
         &self.pipeline
     }
 
+    /// Whether the policy has router `router` decrypt its phone's TLS (`tls_interception:
+    /// true`, which the policy allows for lab devices only).
+    pub fn intercepts(&self, router: &str) -> bool {
+        let device = self.phones.get(router).map_or(router, String::as_str);
+        self.pipeline
+            .policy()
+            .device(device)
+            .is_some_and(|d| d.tls_interception)
+    }
+
     /// What router `router` must block while its phone runs `app`: `None` when the policy
     /// runs the blocking plugin nowhere (the routers' blocklists are left alone), else the
     /// domains (empty: this phone and app block nothing), as the router should keep them.
@@ -84,8 +94,10 @@ impl PrivacyPass {
         ))
     }
 
-    /// Runs the capture router `router` took for side `side` of `measurement` of `app`;
-    /// keeps the record in the store and as `privacy-SIDE.json` in `dir`.
+    /// Runs the capture router `router` took for side `side` of `measurement` of `app`,
+    /// with the router's interception records (`decrypted`, JSON lines) when it intercepted
+    /// TLS; keeps the record in the store and as `privacy-SIDE.json` in `dir`.
+    #[allow(clippy::too_many_arguments)] // who, what and where: one call site, all named
     pub fn run(
         &self,
         measurement: &str,
@@ -93,6 +105,7 @@ impl PrivacyPass {
         router: &str,
         app: &str,
         capture: &[u8],
+        decrypted: Option<&[u8]>,
         dir: &Path,
     ) -> Result<MeasurementPrivacy, PrivacyError> {
         // A router without a phone in the inventory cannot be in a pair; name it anyway.
@@ -103,7 +116,19 @@ impl PrivacyPass {
             device,
             app,
         };
-        let record = analyse_capture(capture, of, &self.pipeline, &self.payload)?;
+        let record = analyse_capture(capture, decrypted, of, &self.pipeline, &self.payload)?;
+        if let Some(i) = &record.capture.interception {
+            if i.skipped_lines > 0 || i.matched < i.records {
+                tracing::warn!(
+                    measurement,
+                    side,
+                    records = i.records,
+                    matched = i.matched,
+                    skipped_lines = i.skipped_lines,
+                    "interception records that fit no flow of the capture"
+                );
+            }
+        }
         store::write_file(dir, &record)?;
         let db = self
             .db

@@ -4,11 +4,11 @@
 //! the analysis, and out as the report's Privacy section in HTML and JSON.
 
 #[path = "../../../router-fw/probe/tests/support/capture.rs"]
-mod capture;
+pub(super) mod capture;
 #[path = "../../../router-fw/probe/tests/support/messages.rs"]
-mod messages;
+pub(super) mod messages;
 #[path = "../../../router-fw/probe/tests/support/packets.rs"]
-mod packets;
+pub(super) mod packets;
 
 use super::policy::DEFAULT_POLICY;
 use super::*;
@@ -25,23 +25,23 @@ use packets::{ACK, PSH, SYN};
 use std::net::IpAddr;
 use std::path::Path;
 
-const IMEI: &str = "490154203237518";
-const PHONE: &str = "10.0.0.2";
+pub(super) const IMEI: &str = "490154203237518";
+pub(super) const PHONE: &str = "10.0.0.2";
 /// A tracker of the bundled list: `doubleclick.net`, DoubleClick, advertising, Google.
-const TRACKER_HOST: &str = "ad.doubleclick.net";
-const TRACKER_IP: &str = "192.0.2.80";
+pub(super) const TRACKER_HOST: &str = "ad.doubleclick.net";
+pub(super) const TRACKER_IP: &str = "192.0.2.80";
 const CHAT_IP: &str = "192.0.2.44";
-const SERIAL: &str = "127.0.0.1:25550";
-const PACKAGE: &str = "com.example.chat";
-const MEASUREMENT: &str = "c1-chat-vp-de-vp-fr-r1";
+pub(super) const SERIAL: &str = "127.0.0.1:25550";
+pub(super) const PACKAGE: &str = "com.example.chat";
+pub(super) const MEASUREMENT: &str = "c1-chat-vp-de-vp-fr-r1";
 
-fn ip(s: &str) -> IpAddr {
+pub(super) fn ip(s: &str) -> IpAddr {
     s.parse().expect("test address")
 }
 
 /// A TCP conversation: handshake, the client's bytes in `pieces` (sent in the given order,
 /// each `(offset, bytes)`), then the server's reply.
-fn conversation(
+pub(super) fn conversation(
     out: &mut Vec<Vec<u8>>,
     (client, cport): (&str, u16),
     (server, sport): (&str, u16),
@@ -109,7 +109,7 @@ fn capture_bytes() -> Vec<u8> {
 }
 
 /// The inventory phone with its registered IMEI, and the app.
-fn pass(db: &Path) -> PrivacyPass {
+pub(super) fn pass(db: &Path) -> PrivacyPass {
     pass_with(db, None)
 }
 
@@ -142,6 +142,7 @@ fn a_tracker_request_leaking_an_imei_three_ways_and_a_tls_flow() {
             "lr-a",
             PACKAGE,
             &capture_bytes(),
+            None,
             dir.path(),
         )
         .expect("privacy pass");
@@ -258,6 +259,7 @@ fn a_first_party_domain_and_a_capture_that_does_not_read() {
             "lr-b",
             PACKAGE,
             b"not a capture",
+            None,
             dir.path(),
         )
         .expect_err("refused");
@@ -316,6 +318,7 @@ fn a_policy_that_blocks_trackers_gives_the_router_its_list_and_the_report_says_w
             "lr-a",
             PACKAGE,
             &capture_bytes(),
+            None,
             dir.path(),
         )
         .expect("analysed");

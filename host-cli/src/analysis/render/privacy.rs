@@ -1,5 +1,5 @@
-//! The Privacy section of the HTML report: per app, its PII leaks and trackers, and how many
-//! encrypted flows were not inspected. Names, evidence and forms come from captured traffic:
+//! The Privacy section of the HTML report: per app, its PII leaks and trackers, how many
+//! encrypted flows were not inspected and how many the router's interception decrypted. Names, evidence and forms come from captured traffic:
 //! every one goes through [`esc`].
 
 use super::html::esc;
@@ -25,24 +25,34 @@ pub fn section(s: &mut String, p: &PrivacyReport) {
         esc(&p.policies.join("; "))
     );
     for app in &p.apps {
-        app_section(s, app, &p.note);
+        app_section(s, app);
     }
 }
 
-fn app_section(s: &mut String, a: &AppPrivacy, note: &str) {
+fn app_section(s: &mut String, a: &AppPrivacy) {
     let _ = write!(
         s,
-        "<h3>{}</h3><p>{} measurement(s), {} capture(s), {} flow(s): {} inspected, \
-         <span class=\"unk\">{} encrypted not inspected</span>, {} without payload.</p>",
+        "<h3>{}</h3><p>{} measurement(s), {} capture(s), {} flow(s): {} inspected, {}\
+         <span class=\"unk\">{} encrypted not inspected</span>{}, {} without payload.</p>",
         esc(&a.app),
         a.measurements,
         a.captures,
         a.flows,
         a.inspected,
+        if a.decrypted > 0 {
+            format!("{} decrypted TLS, ", a.decrypted)
+        } else {
+            String::new()
+        },
         a.encrypted_not_inspected,
+        if a.pinned > 0 {
+            format!(" ({} pinned)", a.pinned)
+        } else {
+            String::new()
+        },
         a.without_payload
     );
-    if a.encrypted_not_inspected > 0 {
+    for note in &a.notes {
         let _ = write!(s, "<p class=\"note\">{}</p>", esc(note));
     }
     s.push_str("<h4>PII leaks</h4>");
@@ -51,7 +61,7 @@ fn app_section(s: &mut String, a: &AppPrivacy, note: &str) {
     } else {
         s.push_str(
             "<table><tr><th>kind</th><th>label</th><th>encoding</th><th>forms</th>\
-             <th>destination</th><th>address</th><th>where</th><th>evidence</th>\
+             <th>via</th><th>destination</th><th>address</th><th>where</th><th>evidence</th>\
              <th>flows</th><th>times</th></tr>",
         );
         for l in &a.leaks {
@@ -62,12 +72,14 @@ fn app_section(s: &mut String, a: &AppPrivacy, note: &str) {
                 .collect();
             let _ = write!(
                 s,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td>\
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td><code>{}</code></td>\
                  <td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&l.kind.to_string()),
                 esc(l.label.as_deref().unwrap_or("(by shape)")),
                 esc(&l.encoding.to_string()),
                 esc(&l.forms.join(", ")),
+                l.via.label(),
                 esc(&l.destination),
                 esc(&l.address.to_string()),
                 esc(&locations.join(", ")),

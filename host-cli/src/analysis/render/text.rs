@@ -134,7 +134,7 @@ fn privacy(out: &mut String, p: &crate::analysis::privacy::PrivacyReport) {
         trackers.dedup();
         let _ = writeln!(
             out,
-            "  {}: {} PII leak row(s), {} tracker domain(s){}; {} of {} flows encrypted, not inspected",
+            "  {}: {} PII leak row(s), {} tracker domain(s){}; {} of {} flows encrypted, not inspected{}",
             clean(&a.app),
             a.leaks.len(),
             a.trackers.len(),
@@ -144,11 +144,20 @@ fn privacy(out: &mut String, p: &crate::analysis::privacy::PrivacyReport) {
                 format!(" ({})", trackers.join(", "))
             },
             a.encrypted_not_inspected,
-            a.flows
+            a.flows,
+            interception(a)
         );
     }
     if p.apps.iter().any(|a| a.encrypted_not_inspected > 0) {
         let _ = writeln!(out, "  {}", p.note);
+    }
+}
+
+/// `; 3 decrypted TLS, 1 pinned` when the router intercepted TLS; empty otherwise.
+fn interception(a: &crate::analysis::privacy::AppPrivacy) -> String {
+    match (a.decrypted, a.pinned) {
+        (0, 0) => String::new(),
+        (d, p) => format!("; {d} decrypted TLS, {p} pinned"),
     }
 }
 
