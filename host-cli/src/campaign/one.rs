@@ -33,6 +33,8 @@ pub struct Side {
     pub model: String,
     /// How the phone gets root for its firewall.
     pub root: crate::spec::RootVia,
+    /// The device name of a phone on the router's WireGuard ingress (else it is on Wi-Fi).
+    pub ingress: Option<String>,
 }
 
 /// What a measurement needs besides its plan.
@@ -69,12 +71,13 @@ pub async fn run(
         |n: &str| (ctx.nodes)(n).ok_or_else(|| anyhow!("no vantage node {n} in the inventory"));
     let (node_a, node_b) = (node(&plan.node_a)?, node(&plan.node_b)?);
     let (a, b) = ctx.sides;
-    for side in [a, b] {
+    let reach = (reach_of(a).await?, reach_of(b).await?);
+    for (side, r) in [(a, &reach.0), (b, &reach.1)] {
         wait_phone(side, ctx.phone_wait).await?;
-        abandon_leftover(side, ctx.processing_limit).await?;
+        abandon_leftover(side, &r.ap, ctx.processing_limit).await?;
     }
     let mut public = Vec::new();
-    for (side, n) in [(a, &node_a), (b, &node_b)] {
+    for ((side, r), n) in [((a, &reach.0), &node_a), ((b, &reach.1), &node_b)] {
         let text = (ctx.peer)(&side.router.name, n)?;
         let peer = matador_api::parse_wg_quick(&n.name, &text)
             .map_err(|e| anyhow!("peer config of {}: {e}", n.name))?;
@@ -83,7 +86,7 @@ pub async fn run(
                 .with_context(|| format!("peer config of {}", n.name))?,
         );
         side.client
-            .set_vantage(&side.router.ap, &peer)
+            .set_vantage(&r.ap, &peer)
             .await
             .with_context(|| format!("router {}: tunnel to {}", side.router.name, n.name))?;
     }
@@ -103,7 +106,7 @@ pub async fn run(
         app,
         plan,
         attempt,
-        (&node_a, &node_b),
+        ((&node_a, &reach.0), (&node_b, &reach.1)),
         &mut prepared,
     )
     .await;
@@ -121,13 +124,14 @@ async fn measure<'s>(
     app: &AppSpec,
     plan: &PlannedMeasurement,
     attempt: i64,
-    (node_a, node_b): (&Located, &Located),
+    ((node_a, reach_a), (node_b, reach_b)): ((&Located, &Reach), (&Located, &Reach)),
     prepared: &mut Vec<(&'s Side, Prepared)>,
 ) -> Result<Measurement> {
     let (a, b) = ctx.sides;
-    for (side, n) in [(a, node_a), (b, node_b)] {
+    for ((side, r), n) in [((a, reach_a), node_a), ((b, reach_b), node_b)] {
         let wifi = WifiPlan::of(&side.router).map_err(|e| anyhow!("{e}"))?;
-        let phone_plan = PhonePlan::new(app, wifi, &n.node, side.root);
+        let mut phone_plan = PhonePlan::new(app, wifi, &n.node, side.root);
+        phone_plan.vpn = r.vpn;
         let p = side
             .phone
             .prepare(&phone_plan)
@@ -141,13 +145,13 @@ async fn measure<'s>(
         .rules_yaml()
         .map_err(|e| anyhow!("rules of {}: {e}", app.name))?;
     let windows = Windows::default();
-    for side in [a, b] {
-        set_blocklist(ctx, side, app).await?;
+    for (side, r) in [(a, reach_a), (b, reach_b)] {
+        set_blocklist(ctx, side, &r.ap, app).await?;
     }
-    for (side, other) in [(a, node_b), (b, node_a)] {
+    for ((side, r), other) in [((a, reach_a), node_b), ((b, reach_b), node_a)] {
         let start = StartMeasurement {
             id: router_id.clone(),
-            ap: side.router.ap.clone(),
+            ap: r.ap.clone(),
             app: app.package.clone(),
             capture: true,
             traces: true,
@@ -156,7 +160,10 @@ async fn measure<'s>(
             windows,
             trace_peer: Some(other.address),
             rules: Some(rules.clone()),
-            device: None,
+            // A phone on the ingress shares the AP's tunnel and capture with others: only
+            // its own traffic is captured, and its results are attributed to it.
+            device: side.ingress.clone(),
+            intercept_tls: ctx.privacy.intercepts(&side.router.name),
         };
         side.client
             .start_measurement(&start)
@@ -214,6 +221,9 @@ async fn measure<'s>(
             .with_context(|| format!("router {}: processing", side.router.name))?;
         let mut got = SideResults::default();
         let mut capture = None;
+        // The interception proxy's decrypted flow records, when the policy has the router
+        // decrypt this phone's TLS.
+        let mut decrypted = None;
         for id in &m.results {
             let r = side
                 .client
@@ -237,12 +247,14 @@ async fn measure<'s>(
                 .acknowledge(id, &stored_sha256)
                 .await
                 .with_context(|| format!("router {}: acknowledging {id}", side.router.name))?;
-            if kind == "capture" {
-                capture = Some(bytes);
+            match kind {
+                "capture" => capture = Some(bytes),
+                "decrypted" => decrypted = Some(bytes),
+                _ => {}
             }
         }
         if let Some(bytes) = capture {
-            privacy_pass(ctx, plan, app, (side, label), &bytes);
+            privacy_pass(ctx, plan, app, (side, label), &bytes, decrypted.as_deref());
         }
         results.push(got);
     }
@@ -268,12 +280,18 @@ fn privacy_pass(
     app: &AppSpec,
     (side, label): (&Side, &str),
     capture: &[u8],
+    decrypted: Option<&[u8]>,
 ) {
     let router = &side.router.name;
-    match ctx
-        .privacy
-        .run(&plan.id, label, router, &app.package, capture, &ctx.dir)
-    {
+    match ctx.privacy.run(
+        &plan.id,
+        label,
+        router,
+        &app.package,
+        capture,
+        decrypted,
+        &ctx.dir,
+    ) {
         Ok(r) => {
             tracing::info!(measurement = %plan.id, side = label, flows = r.flows.len(), "privacy pass done")
         }
@@ -281,6 +299,44 @@ fn privacy_pass(
             tracing::warn!(measurement = %plan.id, side = label, error = %e, "privacy pass failed")
         }
     }
+}
+
+/// Where a side's phone is on its router: the AP it is measured on (for a phone on the
+/// router's WireGuard ingress, the ingress's), and its VPN address there.
+struct Reach {
+    ap: String,
+    vpn: Option<std::net::Ipv4Addr>,
+}
+
+/// A side's [`Reach`]: its router's Wi-Fi AP, or the ingress holding its device.
+async fn reach_of(side: &Side) -> Result<Reach> {
+    let Some(device) = &side.ingress else {
+        return Ok(Reach {
+            ap: side.router.ap.clone(),
+            vpn: None,
+        });
+    };
+    let ingresses = side
+        .client
+        .ingress()
+        .await
+        .with_context(|| format!("router {}: its ingress", side.router.name))?;
+    ingresses
+        .iter()
+        .find_map(|i| {
+            i.peers.iter().find(|p| &p.device == device).map(|p| Reach {
+                ap: i.ap.clone(),
+                vpn: Some(p.address),
+            })
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "router {} has no ingress device {device}: enrol the phone first \
+                 (`matador-host phone enroll --router {} --device {device} --push SERIAL`)",
+                side.router.name,
+                side.router.name
+            )
+        })
 }
 
 /// Waits until a side's phone answers over ADB: a phone that dropped off (crash, reboot,
@@ -313,13 +369,13 @@ async fn wait_phone(side: &Side, limit: Duration) -> Result<()> {
 
 /// A measurement a killed host left on the router (still capturing, or being processed)
 /// holds the AP: stop it, wait, and drop its results — its attempt is being redone.
-async fn abandon_leftover(side: &Side, limit: Duration) -> Result<()> {
+async fn abandon_leftover(side: &Side, ap: &str, limit: Duration) -> Result<()> {
     let status = side
         .client
         .status()
         .await
         .with_context(|| format!("router {}: status", side.router.name))?;
-    let Some(m) = status.measurement.filter(|m| m.ap == side.router.ap) else {
+    let Some(m) = status.measurement.filter(|m| m.ap == ap) else {
         return Ok(());
     };
     tracing::warn!(router = %side.router.name, measurement = %m.id, "stopping a measurement an interrupted run left");
@@ -359,7 +415,7 @@ fn hex_sha256(bytes: &[u8]) -> String {
 /// plugin, enforced on the router by DNS and nftables). A policy without blocking leaves
 /// the routers' lists alone; with it, every measurement sets its own (empty included), so
 /// one measurement's blocking never carries into the next.
-async fn set_blocklist(ctx: &Ctx<'_>, side: &Side, app: &AppSpec) -> Result<()> {
+async fn set_blocklist(ctx: &Ctx<'_>, side: &Side, ap: &str, app: &AppSpec) -> Result<()> {
     let Some(domains) = ctx
         .privacy
         .blocklist(&side.router.name, &app.package)
@@ -369,7 +425,7 @@ async fn set_blocklist(ctx: &Ctx<'_>, side: &Side, app: &AppSpec) -> Result<()> 
     };
     let kept = side
         .client
-        .set_blocklist(&side.router.ap, &domains)
+        .set_blocklist(ap, &domains)
         .await
         .with_context(|| format!("router {}: setting the blocklist", side.router.name))?;
     tracing::info!(router = %side.router.name, domains = kept.len(), "blocklist set");

@@ -332,6 +332,7 @@ fn side_of(
         phone: Phone::new(one::adb_target(server, &phone.serial, phone.connect)),
         model: phone.model.clone(),
         root: phone.root,
+        ingress: phone.ingress.clone(),
         router,
     })
 }

@@ -221,6 +221,12 @@ impl AdbShell {
         })
     }
 
+    /// Copies `bytes` to `path` on the phone (adb's `sync:` SEND, as `adb push` does).
+    pub fn push(&mut self, bytes: &[u8], path: &str) -> Result<(), PhoneError> {
+        let mut reader = bytes;
+        self.device.push(&mut reader, &path).map_err(adb_err)
+    }
+
     fn getprop(&mut self, name: &str) -> Result<String, PhoneError> {
         Ok(self.shell(&format!("getprop {name}"))?.trim().to_string())
     }

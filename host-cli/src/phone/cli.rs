@@ -65,6 +65,9 @@ enum PhoneCommand {
     Forget(super::device_data::ForgetArgs),
     /// Stop monitoring a device: its ingress peer is removed at once (results stay).
     Stop(super::stop::StopArgs),
+    /// Put a router's TLS interception CA into a test phone's user CA store (lab phones
+    /// only: interception runs only for devices whose policy says `tls_interception: true`).
+    InstallCa(super::push::InstallCaArgs),
 }
 
 fn server(args: &PhoneArgs) -> Result<AdbServerAddr> {
@@ -85,10 +88,12 @@ fn parse_addr(text: &str) -> Result<SocketAddrV4> {
 /// Runs `matador-host phone`; the exit code.
 pub fn run(args: PhoneArgs) -> Result<i32> {
     let server = server(&args)?;
+    // A phone over TCP (`IPv4:PORT`) is (re)connected first, as `adb connect` would: the adb
+    // server keeps one that went away as `offline` and never dials it again.
     let target = |serial: &str| AdbTarget::Server {
         server: server.clone(),
         serial: serial.to_string(),
-        connect: false,
+        connect: serial.parse::<SocketAddrV4>().is_ok(),
     };
     match &args.command {
         PhoneCommand::List { json } => {
@@ -125,7 +130,11 @@ pub fn run(args: PhoneArgs) -> Result<i32> {
             eprintln!("{}: {} bytes", out.display(), png.len());
             Ok(0)
         }
-        PhoneCommand::Enroll(args) => super::enroll::run(args),
+        PhoneCommand::Enroll(args) => {
+            let push = args.push.as_deref().map(target);
+            super::enroll::run(args, push.as_ref())
+        }
+        PhoneCommand::InstallCa(args) => super::push::install_ca(args, &target(&args.serial)),
         PhoneCommand::Data(args) => super::device_data::data(args),
         PhoneCommand::Forget(args) => super::device_data::forget(args),
         PhoneCommand::Stop(args) => super::stop::run(args),

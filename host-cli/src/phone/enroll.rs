@@ -49,6 +49,10 @@ pub struct EnrollArgs {
     /// profile and QR code.
     #[arg(long)]
     json: bool,
+    /// A test phone (its adb serial) to push the profile to and bring the tunnel up on, with
+    /// the WireGuard app's remote control intent, instead of scanning the QR code.
+    #[arg(long, value_name = "SERIAL")]
+    pub push: Option<String>,
 }
 
 /// What `phone enroll` did. `Debug` leaves out the profile's text (it holds the private key).
@@ -67,9 +71,24 @@ pub struct Enrolled {
     pub png: PathBuf,
 }
 
-/// Runs `phone enroll`; the exit code.
-pub fn run(args: &EnrollArgs) -> Result<i32> {
+/// Runs `phone enroll`, pushing the profile to the phone `push` reaches if given; the exit
+/// code.
+pub fn run(args: &EnrollArgs, push: Option<&super::adb::AdbTarget>) -> Result<i32> {
     let done = enroll(args)?;
+    if let Some(target) = push {
+        super::push::push_profile(target, &args.device, &done.text).with_context(|| {
+            format!(
+                "device {} is enrolled, but its profile did not reach the phone ({} is kept)",
+                args.device,
+                done.conf.display()
+            )
+        })?;
+        eprintln!(
+            "Pushed the profile to {}/{}.conf and brought the tunnel up.",
+            super::push::PROFILE_DIR,
+            args.device
+        );
+    }
     if args.json {
         println!("{:#}", done.json());
         return Ok(0);

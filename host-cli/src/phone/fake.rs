@@ -72,6 +72,8 @@ pub struct FakePhone {
     pub keys: Vec<String>,
     pub shots: u32,
     pub screencap_broken: bool,
+    /// The VPN's interface and address, once its tunnel is up.
+    pub vpn: Option<(String, String)>,
 }
 
 impl FakePhone {
@@ -111,6 +113,7 @@ impl FakePhone {
             keys: Vec::new(),
             shots: 0,
             screencap_broken: false,
+            vpn: None,
         }
     }
 
@@ -203,6 +206,10 @@ impl FakePhone {
                 Some(_) => format!("3: wlan0: <BROADCAST,MULTICAST,UP> mtu 1500\n    inet {} brd 10.77.1.255 scope global wlan0\n", self.address),
                 None => "3: wlan0: <BROADCAST,MULTICAST> mtu 1500 state DOWN\n".into(),
             }),
+            ["ip", "-4", "addr"] => Ok(self.vpn.iter().fold(
+                "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n".to_string(),
+                |out, (iface, addr)| format!("{out}5: {iface}: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1420\n    inet {addr} scope global {iface}\n"),
+            )),
             ["appops", ..] => ok(""),
             ["cmd", "location", rest @ ..] => self.location(line, rest),
             ["input", "tap", x, y] => {

@@ -19,6 +19,7 @@ mod handle;
 mod parse;
 mod prepare;
 mod profile;
+mod push;
 mod qr;
 mod script;
 mod shell;

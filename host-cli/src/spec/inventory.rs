@@ -107,7 +107,7 @@ pub struct PhoneEntry {
     pub serial: String,
     /// `ro.product.model`: picks the app's UI script.
     pub model: String,
-    /// The router whose Wi-Fi the phone joins.
+    /// The router whose Wi-Fi (or WireGuard ingress) the phone joins.
     pub router: String,
     /// Ask the adb server to connect to `serial` (a `host:port`) first, as `adb connect`.
     pub connect: bool,
@@ -116,6 +116,10 @@ pub struct PhoneEntry {
     /// Personal values registered for this phone (`pii:`), searched for in its captures.
     #[serde(serialize_with = "super::pii::masked")]
     pub pii: Vec<RegisteredValue>,
+    /// The device name the phone is enrolled under on its router's WireGuard ingress
+    /// (`phone enroll --device`): it reaches the router over its VPN, not over Wi-Fi.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<String>,
 }
 
 /// How the phone runs commands as root (the per-app firewall needs it).

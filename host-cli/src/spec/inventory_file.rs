@@ -65,6 +65,8 @@ struct PhoneFile {
     root: RootVia,
     #[serde(default)]
     pii: Option<PiiFile>,
+    #[serde(default)]
+    ingress: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +213,10 @@ pub fn parse_inventory(text: &str, file: &str, base: &Path) -> Result<Inventory,
             Some(f) => f.check(s, &at)?,
             None => Vec::new(),
         };
+        if let Some(device) = &p.ingress {
+            matador_api::check_device_name(&device.value)
+                .map_err(|e| at(pos(device), format!("ingress: {e}")))?;
+        }
         phones.push(PhoneEntry {
             serial: p.serial.value,
             model: p.model.value,
@@ -218,6 +224,7 @@ pub fn parse_inventory(text: &str, file: &str, base: &Path) -> Result<Inventory,
             connect: p.connect,
             root: p.root,
             pii,
+            ingress: p.ingress.map(|d| d.value),
         });
     }
 

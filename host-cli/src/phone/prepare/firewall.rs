@@ -4,7 +4,6 @@
 
 use super::super::error::PhoneError;
 use super::super::shell::{quote, Shell};
-use super::WIFI_IFACE;
 use crate::spec::RootVia;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +22,13 @@ impl FirewallRule {
     fn tool(&self) -> &'static str {
         tool(self.ipv6)
     }
+
+    /// The interface the rule is for (`-o IFACE`).
+    fn interface(&self) -> Option<&str> {
+        self.spec
+            .strip_prefix("OUTPUT -o ")
+            .and_then(|rest| rest.split_whitespace().next())
+    }
 }
 
 fn tool(ipv6: bool) -> &'static str {
@@ -33,15 +39,16 @@ fn tool(ipv6: bool) -> &'static str {
     }
 }
 
-/// The rules that let only `uid` out of the Wi-Fi interface: accept its packets, drop the rest.
-pub fn rules_for(uid: u32, ipv6: bool) -> Vec<FirewallRule> {
+/// The rules that let only `uid` out of interface `iface` (Wi-Fi, or the VPN of a phone on
+/// a router's WireGuard ingress): accept its packets, drop the rest.
+pub fn rules_for(uid: u32, ipv6: bool, iface: &str) -> Vec<FirewallRule> {
     let families: &[bool] = if ipv6 { &[false, true] } else { &[false] };
     families
         .iter()
         .flat_map(|&v6| {
             [
-                format!("OUTPUT -o {WIFI_IFACE} -m owner --uid-owner {uid} -j ACCEPT"),
-                format!("OUTPUT -o {WIFI_IFACE} -j DROP"),
+                format!("OUTPUT -o {iface} -m owner --uid-owner {uid} -j ACCEPT"),
+                format!("OUTPUT -o {iface} -j DROP"),
             ]
             .map(|spec| FirewallRule { ipv6: v6, spec })
         })
@@ -57,10 +64,10 @@ pub fn as_root(root: RootVia, command: &str) -> String {
 }
 
 /// Rules of our shape in `iptables -S OUTPUT` output, for any UID: what a run that died
-/// before its cleanup left behind.
-fn ours(listing: &str) -> Vec<String> {
-    let accept = format!("-A OUTPUT -o {WIFI_IFACE} -m owner --uid-owner ");
-    let drop = format!("-A OUTPUT -o {WIFI_IFACE} -j DROP");
+/// before its cleanup left behind, on interface `iface`.
+fn ours(listing: &str, iface: &str) -> Vec<String> {
+    let accept = format!("-A OUTPUT -o {iface} -m owner --uid-owner ");
+    let drop = format!("-A OUTPUT -o {iface} -j DROP");
     listing
         .lines()
         .map(str::trim)
@@ -98,10 +105,10 @@ pub fn install(
 ) -> Result<(), PhoneError> {
     for ipv6 in [false, true] {
         let family: Vec<&FirewallRule> = rules.iter().filter(|r| r.ipv6 == ipv6).collect();
-        if family.is_empty() {
+        let Some(iface) = family.first().and_then(|r| r.interface()) else {
             continue;
-        }
-        for stale in ours(&list(shell, root, ipv6)?) {
+        };
+        for stale in ours(&list(shell, root, ipv6)?, iface) {
             shell.shell(&as_root(root, &format!("{} -w -D {stale}", tool(ipv6))))?;
         }
         for r in &family {
@@ -109,7 +116,7 @@ pub fn install(
         }
         let listing = list(shell, root, ipv6)?;
         let wanted: Vec<String> = family.iter().map(|r| format!("-A {}", r.spec)).collect();
-        let got = ours(&listing);
+        let got = ours(&listing, iface);
         let got: Vec<String> = got.iter().map(|s| format!("-A {s}")).collect();
         if got != wanted {
             return Err(PhoneError::NotVerified {
@@ -161,22 +168,23 @@ pub fn remove(
 
 #[cfg(test)]
 mod tests {
+    use super::super::WIFI_IFACE;
     use super::*;
 
     #[test]
     fn stale_rules_of_our_shape_are_found_and_others_kept() {
         let listing = "-P OUTPUT ACCEPT\n-A OUTPUT -j oem_out\n-A OUTPUT -o wlan0 -m owner --uid-owner 10999 -j ACCEPT\n-A OUTPUT -o wlan0 -j DROP\n-A OUTPUT -o rmnet0 -j DROP\n-A OUTPUT -o wlan0 -m owner --uid-owner x -j ACCEPT\n";
         assert_eq!(
-            ours(listing),
+            ours(listing, WIFI_IFACE),
             [
                 "OUTPUT -o wlan0 -m owner --uid-owner 10999 -j ACCEPT",
                 "OUTPUT -o wlan0 -j DROP"
             ]
         );
-        assert_eq!(rules_for(10123, true).len(), 4);
+        assert_eq!(rules_for(10123, true, WIFI_IFACE).len(), 4);
         assert_eq!(
-            rules_for(10123, false)[0].spec,
-            "OUTPUT -o wlan0 -m owner --uid-owner 10123 -j ACCEPT"
+            rules_for(10123, false, "wg0")[0].spec,
+            "OUTPUT -o wg0 -m owner --uid-owner 10123 -j ACCEPT"
         );
         assert_eq!(
             as_root(RootVia::Su, "iptables -S OUTPUT"),

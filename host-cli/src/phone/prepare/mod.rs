@@ -33,6 +33,9 @@ pub struct PhonePlan {
     pub uid: Option<u32>,
     /// The router's network.
     pub wifi: WifiPlan,
+    /// The phone reaches its router over the WireGuard ingress with this tunnel address
+    /// (an always-on VPN): Wi-Fi is left alone and the VPN's address is checked instead.
+    pub vpn: Option<std::net::Ipv4Addr>,
     /// The test location, normally the vantage node's city.
     pub location: Option<Location>,
     /// How iptables gets root.
@@ -137,6 +140,7 @@ impl PhonePlan {
             activity: app.activity.clone(),
             uid: app.uid,
             wifi,
+            vpn: None,
             location: Some(Location {
                 lat: node.lat,
                 lon: node.lon,
@@ -169,12 +173,24 @@ pub fn prepare(
         root: plan.root,
     };
     let result: Result<(), PhoneError> = (|| {
-        let rules = firewall::rules_for(uid, plan.firewall_ipv6);
+        // A VPN phone's app goes out of the VPN's interface, known once it is up; the app is
+        // stopped meanwhile. Airplane mode would take the VPN's own network (cellular) away.
+        let vpn = match plan.vpn {
+            Some(address) => Some(radio::vpn_up(shell, clock, address, &plan.timing)?),
+            None => None,
+        };
+        let iface = vpn.as_ref().map_or(WIFI_IFACE, |(_, iface)| iface.as_str());
+        let rules = firewall::rules_for(uid, plan.firewall_ipv6, iface);
         // Recorded before installing: a half-installed set is removed on failure too.
         done.firewall = rules.clone();
         firewall::install(shell, plan.root, &rules)?;
-        radio::airplane_with_wifi(shell, clock, &plan.timing)?;
-        done.address = radio::join(shell, clock, &plan.wifi, &plan.timing)?;
+        done.address = match vpn {
+            Some((address, _)) => address,
+            None => {
+                radio::airplane_with_wifi(shell, clock, &plan.timing)?;
+                radio::join(shell, clock, &plan.wifi, &plan.timing)?
+            }
+        };
         if let Some(at) = plan.location {
             done.providers = TEST_PROVIDERS.iter().map(|p| p.to_string()).collect();
             location::set(shell, at)?;

@@ -6,6 +6,7 @@ use super::super::parse::{ipv4_address, printed_error, wifi_enabled, wifi_ssid};
 use super::super::shell::{quote, wait_for, Clock, Shell};
 use super::{Timing, WifiPlan, WIFI_IFACE};
 use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
 
 /// Airplane mode on, Wi-Fi on; verified by reading both back.
 pub fn airplane_with_wifi(
@@ -91,6 +92,58 @@ pub fn join(
         }
     }
     Ok(address)
+}
+
+/// Waits until the phone's VPN holds `address` (its WireGuard tunnel to the router's
+/// ingress is up); the address as a /32 and the interface holding it.
+pub fn vpn_up(
+    shell: &mut dyn Shell,
+    clock: &dyn Clock,
+    address: Ipv4Addr,
+    timing: &Timing,
+) -> Result<(Ipv4Net, String), PhoneError> {
+    wait_for(clock, "vpn", timing.connect, timing.poll, || {
+        let out = shell.shell("ip -4 addr")?;
+        Ok(interface_holding(&out, address).ok_or_else(|| {
+            format!(
+                "no interface holds the VPN address {address}: is the phone's WireGuard tunnel up (`phone enroll --push`)?"
+            )
+        }))
+    })
+}
+
+/// The address and interface of the `inet` line of `ip -4 addr` that holds `address`
+/// (`inet 10.78.2.2/32 scope global wg0`: the interface is the line's last word).
+fn interface_holding(listing: &str, address: Ipv4Addr) -> Option<(Ipv4Net, String)> {
+    listing.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("inet ")?;
+        let net: Ipv4Net = rest.split_whitespace().next()?.parse().ok()?;
+        let iface = rest.split_whitespace().last()?;
+        let plausible = !iface.is_empty()
+            && iface.len() <= 15
+            && iface
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        (net.addr() == address && plausible).then(|| (Ipv4Net::from(address), iface.to_string()))
+    })
+}
+
+#[cfg(test)]
+#[test]
+fn the_vpn_interface_is_found_by_its_address() {
+    let listing = "1: lo: <LOOPBACK,UP> mtu 65536\n    inet 127.0.0.1/8 scope host lo\n\
+                   4: wg0: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1420\n    inet 10.78.2.2/32 scope global wg0\n";
+    let (net, iface) = interface_holding(listing, Ipv4Addr::new(10, 78, 2, 2)).expect("found");
+    assert_eq!(
+        (net.to_string().as_str(), iface.as_str()),
+        ("10.78.2.2/32", "wg0")
+    );
+    assert!(interface_holding(listing, Ipv4Addr::new(10, 78, 2, 3)).is_none());
+    assert!(interface_holding(
+        "inet 10.78.2.2/32 scope global $(reboot)",
+        Ipv4Addr::new(10, 78, 2, 2)
+    )
+    .is_none());
 }
 
 fn first_line(text: &str) -> String {

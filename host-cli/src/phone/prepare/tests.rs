@@ -18,6 +18,7 @@ fn plan() -> PhonePlan {
             passphrase: "lab-passphrase-a".into(),
             subnet: "10.77.1.0/24".parse().ok(),
         },
+        vpn: None,
         location: Some(Location {
             lat: 47.3769,
             lon: 8.5417,
@@ -318,4 +319,38 @@ fn a_plan_comes_from_the_app_the_router_and_the_vantage_node() {
     );
     assert_eq!(plan.wifi.passphrase, "correct-horse");
     assert!(plan.firewall_ipv6);
+}
+
+#[test]
+fn a_phone_on_a_wireguard_ingress_keeps_its_network_and_firewalls_its_vpn() {
+    let (mut p, clock) = phone();
+    let mut vpn_plan = plan();
+    vpn_plan.vpn = Some("10.78.2.2".parse().expect("address"));
+    p.polls_to_connect = 0;
+    let e = prepare(&mut p, &clock, &vpn_plan).expect_err("no tunnel yet");
+    assert!(e.to_string().contains("10.78.2.2"), "{e}");
+    assert!(
+        p.iptables.is_empty(),
+        "nothing left behind: {:?}",
+        p.iptables
+    );
+
+    p.vpn = Some(("wg0".into(), "10.78.2.2/32".into()));
+    let done = prepare(&mut p, &clock, &vpn_plan).expect("prepared");
+    assert_eq!(done.address.to_string(), "10.78.2.2/32");
+    assert_eq!(
+        p.iptables,
+        [
+            "-A OUTPUT -o wg0 -m owner --uid-owner 10123 -j ACCEPT",
+            "-A OUTPUT -o wg0 -j DROP"
+        ]
+    );
+    assert_eq!(
+        p.ran("settings put global airplane_mode_on"),
+        0,
+        "cellular stays on"
+    );
+    assert_eq!(p.ran("cmd wifi connect-network"), 0);
+    cleanup(&mut p, &done).expect("cleaned");
+    assert!(p.iptables.is_empty(), "{:?}", p.iptables);
 }
