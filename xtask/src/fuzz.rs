@@ -1,5 +1,5 @@
 //! Bounded fuzzing in the test suite: every cargo-fuzz target of the project runs for a few
-//! seconds (`MATADOR_FUZZ_SECONDS`, default 20), so a parser that panics on hostile input
+//! seconds (`MATADOR_FUZZ_SECONDS`, default 15), so a parser that panics on hostile input
 //! fails CI. cargo-fuzz needs nightly flags; `RUSTC_BOOTSTRAP=1` lets this machine's one
 //! stable toolchain accept them.
 
@@ -35,7 +35,7 @@ pub fn run_all() -> Result<()> {
         println!("xtask: installing cargo-fuzz (runs the fuzz targets)");
         setup::run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
     }
-    let seconds = std::env::var("MATADOR_FUZZ_SECONDS").unwrap_or_else(|_| "20".into());
+    let seconds = std::env::var("MATADOR_FUZZ_SECONDS").unwrap_or_else(|_| "15".into());
     for (dir, targets) in TARGETS {
         for target in *targets {
             println!("xtask: fuzzing {dir}::{target} for {seconds} s");
