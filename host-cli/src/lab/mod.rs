@@ -290,7 +290,16 @@ fn print_status(s: &control::LabStatus) {
         );
         for r in &s.lab_routers {
             let addr = r.address.map(|a| a.to_string()).unwrap_or_default();
-            let phone = r.phone.clone().unwrap_or_default();
+            // A router's cellular phones join its ingress, not its Wi-Fi: named as such.
+            let phone = r.phone.clone().unwrap_or_else(|| {
+                let vpn: Vec<String> = s
+                    .phones
+                    .iter()
+                    .filter(|p| p.router == r.name && p.network == "cellular")
+                    .map(|p| format!("{} (ingress)", p.name))
+                    .collect();
+                vpn.join(", ")
+            });
             println!(
                 "{:<10} {:<3} {:<14} {:<12} {:<15} {phone}",
                 r.name, r.country, addr, r.ssid, r.subnet
@@ -299,14 +308,15 @@ fn print_status(s: &control::LabStatus) {
     }
     if !s.phones.is_empty() {
         println!(
-            "\n{:<10} {:<10} {:<16} {:<16} packages",
-            "phone", "router", "adb", "model"
+            "\n{:<10} {:<10} {:<9} {:<16} {:<16} packages",
+            "phone", "router", "network", "adb", "model"
         );
         for p in &s.phones {
             println!(
-                "{:<10} {:<10} {:<16} {:<16} {}",
+                "{:<10} {:<10} {:<9} {:<16} {:<16} {}",
                 p.name,
                 p.router,
+                p.network,
                 p.adb,
                 p.model,
                 p.packages.join(", ")
