@@ -16,7 +16,7 @@ use std::str::FromStr;
 /// The options `config router` takes. `enabled`, `log_level` and `uplink_network` are the
 /// init script's (whether to start, `-v`/`-vv`, the netifd interface whose changes reload the
 /// service); the daemon only checks their values.
-const ROUTER_KEYS: [&str; 25] = [
+const ROUTER_KEYS: [&str; 26] = [
     "enabled",
     "log_level",
     "uplink_network",
@@ -42,6 +42,7 @@ const ROUTER_KEYS: [&str; 25] = [
     "interception_proxy",
     "interception_upstream_ca",
     "interception_port",
+    "interception_ingress",
 ];
 /// The options `config ap` takes (`name` when the AP's name cannot be the section's).
 const AP_KEYS: [&str; 7] = [
@@ -316,13 +317,14 @@ pub fn to_config(file: &UciFile) -> Result<RouterConfig, UciError> {
     })
 }
 
-/// The `interception` section from its three options (any of them makes it; the others
+/// The `interception` section from its four options (any of them makes it; the others
 /// take their defaults).
 fn interception(o: &Options) -> Result<Option<InterceptionConfig>, UciError> {
     let keys = [
         "interception_proxy",
         "interception_upstream_ca",
         "interception_port",
+        "interception_ingress",
     ];
     if keys.iter().all(|k| o.get(k).is_none()) {
         return Ok(None);
@@ -334,6 +336,19 @@ fn interception(o: &Options) -> Result<Option<InterceptionConfig>, UciError> {
         port: o
             .parsed("interception_port", "a port number")?
             .unwrap_or(d.port),
+        ingress: match o.get("interception_ingress") {
+            None => d.ingress,
+            Some(v) => match v.value.as_str() {
+                "1" | "yes" | "on" | "true" => true,
+                "0" | "no" | "off" | "false" => false,
+                other => {
+                    return err(
+                        v.line,
+                        format!("option `interception_ingress`: `{other}` is not 0 or 1"),
+                    )
+                }
+            },
+        },
     }))
 }
 
@@ -391,6 +406,9 @@ pub fn to_uci(c: &RouterConfig) -> String {
         }
         option(&mut out, "interception_upstream_ca", &path(&i.upstream_ca));
         option(&mut out, "interception_port", &i.port.to_string());
+        if i.ingress {
+            option(&mut out, "interception_ingress", "1");
+        }
     }
     for ap in &c.aps {
         // A name UCI cannot take as a section name (`lab-a`) goes into `option name`.

@@ -402,3 +402,24 @@ fn management_tunnel_and_upload_round_trip_through_uci() {
     let e = RouterConfig::parse_uci(&bad, "matador").expect_err("uplink as management");
     assert!(e.to_string().contains("management_tunnel.interface"), "{e}");
 }
+
+#[test]
+fn interception_options_make_the_section_and_read_back() {
+    let text = "config router 'main'\n\toption router 'lr-a'\n\toption management '10.200.0.2'\n\
+        \toption token_file '/etc/matador/token'\n\toption state_dir '/etc/matador/state'\n\
+        \toption run_dir '/var/run/matador'\n\toption uplink 'eth1'\n\
+        \toption interception_upstream_ca '/etc/matador/lab-ca.pem'\n\
+        \toption interception_ingress 'yes'\n\
+        config ap 'ap0'\n\toption ssid 's'\n\toption passphrase 'pass-phrase'\n\
+        \toption interface 'phy0-ap0'\n\toption subnet '10.77.1.0/24'\n";
+    let c = RouterConfig::parse_uci(text, "matador").expect("valid");
+    let i = c.interception.as_ref().expect("section");
+    assert!(i.ingress);
+    assert_eq!(i.port, 18443);
+    assert_eq!(i.upstream_ca, Path::new("/etc/matador/lab-ca.pem"));
+    let again = RouterConfig::parse_uci(&uci::to_uci(&c), "again").expect("round trip");
+    assert_eq!(again, c);
+    let bad = text.replace("ingress 'yes'", "ingress 'maybe'");
+    let e = RouterConfig::parse_uci(&bad, "matador").expect_err("not a boolean");
+    assert!(e.to_string().contains("`maybe` is not 0 or 1"), "{e}");
+}

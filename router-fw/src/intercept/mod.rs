@@ -37,6 +37,10 @@ pub struct InterceptionConfig {
     pub upstream_ca: PathBuf,
     /// AP `i`'s proxy listens on the AP's gateway address, port `port + i`.
     pub port: u16,
+    /// Also intercept devices on a WireGuard ingress. Off by default: an ingress serves
+    /// phones anywhere, participants' own included, so only a router whose ingress holds
+    /// lab phones alone turns it on; Wi-Fi APs serve the lab's test phones.
+    pub ingress: bool,
 }
 
 impl Default for InterceptionConfig {
@@ -45,6 +49,7 @@ impl Default for InterceptionConfig {
             proxy: None,
             upstream_ca: PathBuf::from("/etc/ssl/certs/ca-certificates.crt"),
             port: 18443,
+            ingress: false,
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct Settings {
     pub upstream_ca: PathBuf,
     /// The first AP's port.
     pub port: u16,
+    /// Whether devices on a WireGuard ingress may be intercepted.
+    pub ingress: bool,
     /// Where the CA is kept (`state_dir/interception`).
     pub ca_dir: PathBuf,
     /// The CA's label (the router's name).
@@ -138,6 +145,7 @@ impl Settings {
             proxy: section.proxy.unwrap_or_else(default_proxy),
             upstream_ca: section.upstream_ca,
             port: section.port,
+            ingress: section.ingress,
             ca_dir: config.state_dir.join("interception"),
             label: config.router.clone(),
             ready_timeout: Duration::from_secs(3),

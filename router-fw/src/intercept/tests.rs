@@ -48,6 +48,7 @@ fn the_section_is_optional_and_defaults_as_documented() {
     assert_eq!(plain.interception, None);
     let s = Settings::from_config(&plain);
     assert_eq!(s.port, 18443);
+    assert!(!s.ingress, "ingress devices are not intercepted by default");
     assert_eq!(s.port_of(1), 18444);
     assert_eq!(
         s.upstream_ca,

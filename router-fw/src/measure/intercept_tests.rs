@@ -216,3 +216,29 @@ async fn a_crash_during_interception_keeps_the_files_at_the_next_start() {
     assert!(log.contains("decrypted.jsonl is empty or missing"), "{log}");
     assert!(!captures.exists());
 }
+
+#[tokio::test]
+async fn an_ingress_device_is_not_intercepted_unless_the_router_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path();
+    let yaml = format!(
+        "router: lr-t\nmanagement: 192.0.2.41\ntoken_file: /nonexistent\nstate_dir: {}\nrun_dir: {}\n\
+         uplink: eth0\nradio: simulated\nwireguard: userspace\naps:\n  - name: vpn\n    \
+         interface: wg-in\n    subnet: 10.78.0.0/24\n    ingress:\n      private_key: /nonexistent\n",
+        state.display(),
+        state.join("run").display()
+    );
+    let cfg = RouterConfig::parse(&yaml, "test.yaml").expect("test config");
+    let store = Store::open(state.join("results"), 1 << 20).unwrap();
+    let mut s = Settings::from_config(&cfg);
+    s.proxy = fake_proxy(state);
+    let m = Measurements::open_with(&cfg, Arc::clone(&store), Vec::new(), s).unwrap();
+    let mut req = request("m1");
+    req.ap = "vpn".into();
+    req.device = Some("pixel".into());
+    let e = m.start(req).expect_err("refused");
+    assert!(matches!(e, ControlError::Invalid(_)), "{e:?}");
+    assert!(e.to_string().contains("ingress: true"), "{e}");
+    assert!(m.get("m1").is_err(), "nothing was started");
+    assert!(!state.join("run-args").exists(), "no proxy ran");
+}

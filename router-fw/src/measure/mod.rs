@@ -172,6 +172,14 @@ impl Measurements {
         request: StartMeasurement,
     ) -> Result<MeasurementStatus, ControlError> {
         let ap = self.ap(&request.ap)?.clone();
+        if request.intercept_tls && ap.is_ingress() && !self.interception.ingress {
+            return Err(ControlError::Invalid(format!(
+                "AP {:?} is a WireGuard ingress, whose phones may be anyone's: this router \
+                 intercepts TLS on its Wi-Fi APs only (`interception: {{ ingress: true }}` \
+                 allows it where the ingress serves lab phones alone)",
+                ap.name
+            )));
+        }
         let rules = rules_of(&request).map_err(|e| ControlError::Invalid(format!("rules: {e}")))?;
         let (filter, device) = self.phone_filter(&ap, request.device.as_deref())?;
         // Whose TLS is intercepted: an ingress device's address, or the Wi-Fi AP's subnet.
