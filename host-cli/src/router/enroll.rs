@@ -42,6 +42,10 @@ pub struct EnrollArgs {
     /// The radio's regulatory country, two letters (00: the world domain).
     #[arg(long, value_name = "CC", default_value = "00")]
     pub country: String,
+    /// The researcher's age public key (`age1…`, from `matador-host keys new`): the router
+    /// then stores its enrolled phones' results encrypted to it (`at_rest_recipient`).
+    #[arg(long, value_name = "AGE_RECIPIENT")]
+    pub at_rest_recipient: Option<String>,
     /// The overlay directory to write [default: routers/NAME].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -79,6 +83,8 @@ pub struct Plan {
     pub ap_subnet: Ipv4Net,
     /// Regulatory country, upper case.
     pub country: String,
+    /// The age recipient the router encrypts enrolled phones' results to, if any.
+    pub at_rest_recipient: Option<String>,
     /// The overlay directory.
     pub out: PathBuf,
     /// Whether an existing overlay may be replaced.
@@ -209,6 +215,18 @@ impl Plan {
             "--out {}: name the overlay directory itself",
             out.display()
         );
+        let at_rest_recipient = match &args.at_rest_recipient {
+            Some(r) => {
+                let r = r.trim();
+                r.parse::<age::x25519::Recipient>().map_err(|e| {
+                    anyhow::anyhow!(
+                        "--at-rest-recipient `{r}`: not an age public key (age1…; `matador-host keys new` makes one): {e}"
+                    )
+                })?;
+                Some(r.to_string())
+            }
+            None => None,
+        };
         Ok(Plan {
             name,
             controller_endpoint: args.controller_endpoint.clone(),
@@ -221,6 +239,7 @@ impl Plan {
             ap_interface: args.ap_interface.clone(),
             ap_subnet,
             country,
+            at_rest_recipient,
             out,
             force: args.force,
         })

@@ -115,6 +115,9 @@ pub fn uci_config(plan: &Plan, secrets: &Secrets) -> String {
     option("capture_total_mib", "64");
     option("capture_min_free_mib", "16");
     option("management_interface", MGMT_INTERFACE);
+    if let Some(r) = &plan.at_rest_recipient {
+        option("at_rest_recipient", r);
+    }
     out.push_str(
         "\n# The phone's access point (a change here also goes into the host's inventory\n\
          # entry): interface is the radio's (netifd: phyN-apM), subnet RFC 1918. Vantage\n\

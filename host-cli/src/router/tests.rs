@@ -314,3 +314,26 @@ fn defaults_and_reports() {
         .contains("fingerprint"));
     assert!(!text.contains(&fs::read_to_string(out.join("etc/matador/token")).unwrap()));
 }
+
+#[test]
+fn an_at_rest_recipient_goes_into_the_routers_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = age::x25519::Identity::generate().to_public().to_string();
+    let out = dir.path().join("routers/zrh");
+    enroll(&args(&out, &["--at-rest-recipient", &key])).unwrap();
+    let config = RouterConfig::load(&out.join("etc/config/matador")).unwrap();
+    assert_eq!(config.at_rest.map(|a| a.recipient), Some(key));
+
+    let plain = dir.path().join("routers/plain");
+    enroll(&args(&plain, &[])).unwrap();
+    let config = RouterConfig::load(&plain.join("etc/config/matador")).unwrap();
+    assert_eq!(config.at_rest, None, "no recipient, no encryption");
+
+    let e = enroll(&args(
+        &dir.path().join("routers/bad"),
+        &["--at-rest-recipient", "age1notakey"],
+    ))
+    .expect_err("not a key");
+    assert!(e.to_string().contains("--at-rest-recipient"), "{e}");
+    assert!(!dir.path().join("routers/bad").exists(), "nothing written");
+}
