@@ -96,7 +96,7 @@ pub fn exit_code(answers: &[Answer]) -> i32 {
 /// The table, a line per router, then its warnings indented.
 pub fn render(answers: &[Answer]) -> String {
     let mut out = format!(
-        "{:<12} {:>9} {:>8} {:>10} {:>9} {:>8}\n",
+        "{:<12} {:>9} {:>8} {:>10} {:>9} {:>8}  at rest\n",
         "router", "uptime s", "spooled", "spool MiB", "uploaded", "failing"
     );
     for (router, answer) in answers {
@@ -107,13 +107,14 @@ pub fn render(answers: &[Answer]) -> String {
                     (u.uploaded.to_string(), u.failures.to_string())
                 });
                 out += &format!(
-                    "{:<12} {:>9} {:>8} {:>10.1} {:>9} {:>8}\n",
+                    "{:<12} {:>9} {:>8} {:>10.1} {:>9} {:>8}  {}\n",
                     router,
                     s.uptime_s,
                     h.spooled_results,
                     h.spooled_bytes as f64 / 1048576.0,
                     uploaded,
-                    failing
+                    failing,
+                    if s.encrypted_at_rest { "age" } else { "plain" }
                 );
                 for w in &h.warnings {
                     out += &format!("  warning: {w}\n");
@@ -137,6 +138,7 @@ mod tests {
             uptime_s: 3600,
             aps: vec![],
             measurement: None,
+            encrypted_at_rest: true,
             health: RouterHealth {
                 warnings: warnings.iter().map(|w| w.to_string()).collect(),
                 spooled_results: 4,
@@ -166,7 +168,7 @@ mod tests {
             text.lines()
                 .nth(1)
                 .is_some_and(|l| l.split_whitespace().collect::<Vec<_>>()
-                    == ["zrh", "3600", "4", "3.0", "17", "5"]),
+                    == ["zrh", "3600", "4", "3.0", "17", "5", "age"]),
             "{text}"
         );
         let gone = vec![

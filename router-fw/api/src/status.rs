@@ -24,6 +24,10 @@ pub struct RouterStatus {
     /// wrong clock, an upload backlog.
     #[serde(default)]
     pub health: RouterHealth,
+    /// Whether enrolled phones' results are stored encrypted to the researcher's key
+    /// (`at_rest` in the router's configuration).
+    #[serde(default)]
+    pub encrypted_at_rest: bool,
 }
 
 /// The router's own health, for a router nobody watches.

@@ -258,7 +258,14 @@ impl RouterControl {
             uptime_s: self.started.elapsed().as_secs(),
             aps,
             measurement: self.measurements.current(),
-            health: self.health(),
+            health: {
+                let mut health = self.health();
+                if let Some(w) = plain_ingress_warning(&self.config) {
+                    health.warnings.push(w);
+                }
+                health
+            },
+            encrypted_at_rest: self.config.at_rest.is_some(),
         }
     }
 
@@ -426,4 +433,22 @@ mod tests {
         assert_eq!(s[0].mac, "02:00:00:00:00:02");
         assert_eq!(s[0].since, 1_763_716_400);
     }
+}
+
+/// A router whose ingress serves phones anywhere (participants' own) but stores their
+/// results in plain: worth a warning, since a seized router would reveal them.
+pub fn plain_ingress_warning(config: &super::config::RouterConfig) -> Option<String> {
+    let ingress: Vec<&str> = config
+        .aps
+        .iter()
+        .filter(|a| a.is_ingress())
+        .map(|a| a.name.as_str())
+        .collect();
+    (config.at_rest.is_none() && !ingress.is_empty()).then(|| {
+        format!(
+            "results of phones on the ingress ({}) are stored unencrypted: set at_rest.recipient \
+             (UCI at_rest_recipient) to the researcher's age key",
+            ingress.join(", ")
+        )
+    })
 }

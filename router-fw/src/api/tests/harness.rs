@@ -55,6 +55,7 @@ impl FakeControl {
             }],
             measurement: None,
             health: Default::default(),
+            encrypted_at_rest: false,
         }
     }
 }
