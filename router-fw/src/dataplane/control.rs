@@ -403,6 +403,24 @@ pub fn shared(control: RouterControl) -> Arc<dyn Control> {
     Arc::new(control)
 }
 
+/// A router whose ingress serves phones anywhere (participants' own) but stores their
+/// results in plain: worth a warning, since a seized router would reveal them.
+pub fn plain_ingress_warning(config: &super::config::RouterConfig) -> Option<String> {
+    let ingress: Vec<&str> = config
+        .aps
+        .iter()
+        .filter(|a| a.is_ingress())
+        .map(|a| a.name.as_str())
+        .collect();
+    (config.at_rest.is_none() && !ingress.is_empty()).then(|| {
+        format!(
+            "results of phones on the ingress ({}) are stored unencrypted: set at_rest.recipient \
+             (UCI at_rest_recipient) to the researcher's age key",
+            ingress.join(", ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,22 +451,4 @@ mod tests {
         assert_eq!(s[0].mac, "02:00:00:00:00:02");
         assert_eq!(s[0].since, 1_763_716_400);
     }
-}
-
-/// A router whose ingress serves phones anywhere (participants' own) but stores their
-/// results in plain: worth a warning, since a seized router would reveal them.
-pub fn plain_ingress_warning(config: &super::config::RouterConfig) -> Option<String> {
-    let ingress: Vec<&str> = config
-        .aps
-        .iter()
-        .filter(|a| a.is_ingress())
-        .map(|a| a.name.as_str())
-        .collect();
-    (config.at_rest.is_none() && !ingress.is_empty()).then(|| {
-        format!(
-            "results of phones on the ingress ({}) are stored unencrypted: set at_rest.recipient \
-             (UCI at_rest_recipient) to the researcher's age key",
-            ingress.join(", ")
-        )
-    })
 }
