@@ -6,6 +6,7 @@ mod export;
 mod one;
 mod record;
 pub(crate) mod runner;
+mod side;
 mod state;
 
 use crate::phone::AdbServerAddr;

@@ -260,7 +260,7 @@ impl RouterControl {
             measurement: self.measurements.current(),
             health: {
                 let mut health = self.health();
-                if let Some(w) = plain_ingress_warning(&self.config) {
+                if let Some(w) = crate::health::plain_ingress_warning(&self.config) {
                     health.warnings.push(w);
                 }
                 health
@@ -401,24 +401,6 @@ impl Control for RouterControl {
 /// Shares the control with the API server.
 pub fn shared(control: RouterControl) -> Arc<dyn Control> {
     Arc::new(control)
-}
-
-/// A router whose ingress serves phones anywhere (participants' own) but stores their
-/// results in plain: worth a warning, since a seized router would reveal them.
-pub fn plain_ingress_warning(config: &super::config::RouterConfig) -> Option<String> {
-    let ingress: Vec<&str> = config
-        .aps
-        .iter()
-        .filter(|a| a.is_ingress())
-        .map(|a| a.name.as_str())
-        .collect();
-    (config.at_rest.is_none() && !ingress.is_empty()).then(|| {
-        format!(
-            "results of phones on the ingress ({}) are stored unencrypted: set at_rest.recipient \
-             (UCI at_rest_recipient) to the researcher's age key",
-            ingress.join(", ")
-        )
-    })
 }
 
 #[cfg(test)]

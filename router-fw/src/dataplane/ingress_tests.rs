@@ -183,17 +183,17 @@ fn enrolled_peers_are_kept_apart_from_configured_ones_and_reloaded() {
 #[test]
 fn an_ingress_without_encryption_at_rest_is_a_health_warning() {
     let plain = RouterConfig::parse(&config("[]"), "t.yaml").expect("valid");
-    let w = super::control::plain_ingress_warning(&plain).expect("warned");
+    let w = crate::health::plain_ingress_warning(&plain).expect("warned");
     assert!(w.contains("(vpn)") && w.contains("at_rest"), "{w}");
     let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
     let sealed = format!("{}at_rest:\n  recipient: {key}\n", config("[]"));
     let sealed = RouterConfig::parse(&sealed, "t.yaml").expect("valid");
-    assert_eq!(super::control::plain_ingress_warning(&sealed), None);
+    assert_eq!(crate::health::plain_ingress_warning(&sealed), None);
     let wifi_only: String = config("[]")
         .lines()
         .take_while(|l| !l.contains("name: vpn"))
         .map(|l| format!("{l}\n"))
         .collect();
     let wifi_only = RouterConfig::parse(&wifi_only, "t.yaml").expect("valid");
-    assert_eq!(super::control::plain_ingress_warning(&wifi_only), None);
+    assert_eq!(crate::health::plain_ingress_warning(&wifi_only), None);
 }

@@ -191,5 +191,23 @@ pub fn report(r: &Readings) -> RouterHealth {
     }
 }
 
+/// A router whose ingress serves phones anywhere (participants' own) but stores their
+/// results in plain: worth a warning, since a seized router would reveal them.
+pub fn plain_ingress_warning(config: &crate::dataplane::config::RouterConfig) -> Option<String> {
+    let ingress: Vec<&str> = config
+        .aps
+        .iter()
+        .filter(|a| a.is_ingress())
+        .map(|a| a.name.as_str())
+        .collect();
+    (config.at_rest.is_none() && !ingress.is_empty()).then(|| {
+        format!(
+            "results of phones on the ingress ({}) are stored unencrypted: set at_rest.recipient \
+             (UCI at_rest_recipient) to the researcher's age key",
+            ingress.join(", ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests;
