@@ -231,6 +231,49 @@ fn an_ingress_phone_and_an_intercepted_phone_show_their_leaks_and_blocking_holds
         assert!(!html.contains(imei), "the report masks registered values");
     }
 
+    // The intercepted side's capture decrypts in Wireshark with its key log: the HTTPS leak's
+    // request shows, which it does not without the key log.
+    let run = std::fs::read_dir(&dir)
+        .expect("out dir")
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .expect("the measurement's folder");
+    let files = tmp.path().join("files");
+    let db = dir.join("results.sqlite").display().to_string();
+    host(
+        &adb,
+        &[
+            "campaign",
+            "--db",
+            &db,
+            "results",
+            &run,
+            "--out",
+            &files.display().to_string(),
+        ],
+    );
+    let capture = files.join("a.capture.pcapng").display().to_string();
+    let keylog = format!("tls.keylog_file:{}", files.join("a.keylog.txt").display());
+    let uris = |extra: &[&str]| {
+        let out = Command::new("tshark")
+            .args(["-r", &capture])
+            .args(extra)
+            .args([
+                "-Y",
+                "http.request",
+                "-T",
+                "fields",
+                "-e",
+                "http.request.uri",
+            ])
+            .output()
+            .expect("tshark runs (apt install tshark)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(uris(&["-o", &keylog]).contains("/v1/events"), "decrypted");
+    assert!(!uris(&[]).contains("/v1/events"), "not without the key log");
+
     // Blocking the tracker: its flows are refused, the messenger still delivers.
     let blocking = policy.replace(
         "plugins: [classification, pii, tracker]\nplugins:",

@@ -3,6 +3,7 @@
 //! SQLite, and resumes an interrupted campaign without redoing finished measurements.
 
 mod export;
+mod files;
 mod one;
 mod record;
 pub(crate) mod runner;
@@ -44,6 +45,15 @@ enum CampaignCommand {
         /// JSON for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Writes a measurement's raw results (capture as pcapng, TLS key log, flows, traces,
+    /// log) into a directory, e.g. to open the capture in Wireshark.
+    Results {
+        /// The measurement's id (`campaign status --json`).
+        measurement: String,
+        /// The directory to write (`a.capture.pcapng`, `a.keylog.txt`, …).
+        #[arg(long, short)]
+        out: PathBuf,
     },
     /// Writes a campaign's measurements, one row each (columns: docs/campaigns.md).
     Export {
@@ -132,6 +142,17 @@ pub fn run(args: CampaignArgs) -> Result<i32> {
                 .ok_or_else(|| anyhow!("no campaign {name:?} in {}", args.db.display()))?;
             drop(state);
             runner::execute(&args.db, Path::new(&spec), &run.resolve()?)
+        }
+        CampaignCommand::Results { measurement, out } => {
+            let state = State::open(&args.db)?;
+            let written = files::write(&state, &measurement, &out)?;
+            for path in &written {
+                println!("{}", path.display());
+            }
+            for hint in files::wireshark_hints(&written) {
+                eprintln!("decrypted TLS: {hint}");
+            }
+            Ok(0)
         }
         CampaignCommand::Status { name, json } => {
             let state = State::open(&args.db)?;

@@ -249,6 +249,17 @@ impl State {
         Ok(())
     }
 
+    /// The raw results kept for a measurement, with their bytes: (side, kind, bytes).
+    pub fn result_bytes(&self, run: &str) -> rusqlite::Result<Vec<(String, String, Vec<u8>)>> {
+        let mut q = self.db.prepare(
+            "SELECT side, kind, bytes FROM campaign_results WHERE run_id = ?1 ORDER BY side, kind",
+        )?;
+        let rows = q
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect();
+        rows
+    }
+
     /// The raw results kept for a measurement: (side, kind, size).
     pub fn results_of(&self, run: &str) -> rusqlite::Result<Vec<(String, String, i64)>> {
         let mut q = self.db.prepare(

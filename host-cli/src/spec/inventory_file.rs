@@ -210,7 +210,7 @@ pub fn parse_inventory(text: &str, file: &str, base: &Path) -> Result<Inventory,
             ));
         }
         let pii = match &p.pii {
-            Some(f) => f.check(s, &at)?,
+            Some(f) => super::pii::registered(file, s, f)?,
             None => Vec::new(),
         };
         if let Some(device) = &p.ingress {

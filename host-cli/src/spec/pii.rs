@@ -1,107 +1,25 @@
 //! A phone's registered personal values (`pii:` in the inventory): the IMEI, Android ID,
 //! advertising ID, test account and so on that the privacy pass searches each capture for.
-//! The keys are those of a device's `pii:` in a matador-pipeline policy, and so are the
-//! checks; the values become `matador_pipeline`'s [`RegisteredValue`]s.
+//! The keys, the checks and the messages are those of a device's `pii:` in a
+//! matador-pipeline policy: [`PiiFile`] and [`check_registered`] are the pipeline's.
 
-use super::error::{pos, SpecError};
+use super::error::SpecError;
 use matador_pipeline::pii::RegisteredValue;
-use matador_pipeline::policy::MIN_VALUE_LEN;
-use matador_pipeline::PiiKind;
-use serde::Deserialize;
-use serde_saphyr::Spanned;
-use std::collections::HashSet;
+use matador_pipeline::policy::check_registered;
+pub(super) use matador_pipeline::policy::PiiFile;
 
-/// A phone's `pii:` as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PiiFile {
-    #[serde(default)]
-    imei: Option<Spanned<String>>,
-    #[serde(default)]
-    android_id: Option<Spanned<String>>,
-    #[serde(default)]
-    advertising_id: Option<Spanned<String>>,
-    #[serde(default)]
-    email: Option<Spanned<String>>,
-    #[serde(default)]
-    phone: Option<Spanned<String>>,
-    #[serde(default)]
-    password: Option<Spanned<String>>,
-    #[serde(default)]
-    other: Vec<LabelledFile>,
-}
-
-/// A value under the researcher's own label (an account name, a device name, …).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LabelledFile {
-    label: Spanned<String>,
-    value: Spanned<String>,
-}
-
-impl PiiFile {
-    /// The registered values, checked as the pipeline's policy checks them: present, long
-    /// enough not to match by chance, each label once.
-    pub(super) fn check(
-        &self,
-        serial: &str,
-        at: &dyn Fn((u64, u64), String) -> SpecError,
-    ) -> Result<Vec<RegisteredValue>, SpecError> {
-        let named = [
-            (PiiKind::Imei, "imei", &self.imei),
-            (PiiKind::AndroidId, "android_id", &self.android_id),
-            (
-                PiiKind::AdvertisingId,
-                "advertising_id",
-                &self.advertising_id,
-            ),
-            (PiiKind::Email, "email", &self.email),
-            (PiiKind::Phone, "phone", &self.phone),
-            (PiiKind::Password, "password", &self.password),
-        ];
-        let mut out = Vec::new();
-        let mut labels = HashSet::new();
-        let mut add = |kind, label: &str, value: &Spanned<String>| {
-            if !labels.insert(label.to_string()) {
-                return Err(at(
-                    pos(value),
-                    format!("phone `{serial}`: pii label `{label}` is used twice"),
-                ));
-            }
-            let text = value.value.trim();
-            if text.chars().count() < MIN_VALUE_LEN {
-                return Err(at(
-                    pos(value),
-                    format!(
-                        "phone `{serial}`: pii `{label}` must be at least {MIN_VALUE_LEN} \
-                         characters (shorter values would match by chance)"
-                    ),
-                ));
-            }
-            out.push(RegisteredValue {
-                kind,
-                label: label.to_string(),
-                value: text.to_string(),
-            });
-            Ok(())
-        };
-        for (kind, label, value) in named {
-            if let Some(value) = value {
-                add(kind, label, value)?;
-            }
-        }
-        for other in &self.other {
-            let label = other.label.value.trim();
-            if label.is_empty() {
-                return Err(at(
-                    pos(&other.label),
-                    format!("phone `{serial}`: a pii `other` entry needs a label"),
-                ));
-            }
-            add(PiiKind::Other, label, &other.value)?;
-        }
-        Ok(out)
-    }
+/// The registered values of phone `serial` in inventory `file`, checked as the pipeline's
+/// policy checks them: present, long enough not to match by chance, each label once.
+pub(super) fn registered(
+    file: &str,
+    serial: &str,
+    pii: &PiiFile,
+) -> Result<Vec<RegisteredValue>, SpecError> {
+    check_registered(&format!("phone `{serial}`"), pii).map_err(|e| SpecError {
+        file: file.to_string(),
+        position: e.position,
+        message: e.message,
+    })
 }
 
 /// Registered values are written out masked: an inventory printed in a log must not spread them.
