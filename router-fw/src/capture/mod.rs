@@ -33,7 +33,7 @@ mod spool;
 pub use filter::PhoneFilter;
 pub use live::{Capture, PacketSink};
 pub use spool::{
-    statvfs_free_bytes, FreeSpace, Spool, SpoolConfig, SpoolSummary, StopReason,
+    in_ram, statvfs_free_bytes, FreeSpace, Spool, SpoolConfig, SpoolSummary, StopReason,
     FREE_SPACE_CHECK_BYTES, MIN_SNAPLEN,
 };
 

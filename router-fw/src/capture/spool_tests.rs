@@ -305,3 +305,11 @@ fn segments_are_readable_by_the_daemon_only() {
         assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
     }
 }
+
+#[test]
+fn run_is_in_ram_and_a_missing_directory_is_an_error() {
+    // /dev/shm is tmpfs on every Linux this runs on (and /proc is neither tmpfs nor ramfs).
+    assert_eq!(super::in_ram(Path::new("/dev/shm")).ok(), Some(true));
+    assert_eq!(super::in_ram(Path::new("/proc")).ok(), Some(false));
+    assert!(super::in_ram(Path::new("/nonexistent/matador")).is_err());
+}

@@ -182,8 +182,9 @@ fn default_retry_max() -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureLimits {
-    /// Directory of the capture files in progress (default: `<state_dir>/captures`; on
-    /// OpenWrt put it on a USB disk or tmpfs, not the flash).
+    /// Directory of the capture files in progress (default: `<state_dir>/captures`, or
+    /// `<run_dir>/captures` when results are encrypted at rest, so a running measurement's
+    /// plaintext spool stays in RAM; on OpenWrt put it on a USB disk or tmpfs, not the flash).
     pub dir: Option<PathBuf>,
     /// A capture file is rotated at this size, MiB.
     pub file_mib: u64,
@@ -268,6 +269,16 @@ fn at_line(line: usize) -> String {
 }
 
 impl RouterConfig {
+    /// Where running measurements spool their capture: `capture.dir`, else in RAM
+    /// (`run_dir`) when results are encrypted at rest, else `state_dir`.
+    pub fn capture_dir(&self) -> PathBuf {
+        match (&self.capture.dir, &self.at_rest) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(_)) => self.run_dir.join("captures"),
+            (None, None) => self.state_dir.join("captures"),
+        }
+    }
+
     /// Reads and checks a configuration: UCI for a file under `/etc/config/` or one whose
     /// first line that is neither blank nor a comment starts with `config ` or `package `,
     /// YAML otherwise.

@@ -75,19 +75,19 @@ impl RouterControl {
     /// The health report: crash loop, disk, clock, spool, uploads.
     pub fn health(&self) -> matador_api::RouterHealth {
         use crate::health;
-        let dir = self
-            .config
-            .capture
-            .dir
-            .as_ref()
-            .unwrap_or(&self.config.state_dir);
+        let dir = self.config.capture_dir();
+        let dir = if dir.exists() {
+            dir
+        } else {
+            self.config.state_dir.clone()
+        };
         let upload = self
             .upload
             .as_ref()
             .map(|u| u.lock().map(|s| s.clone()).unwrap_or_default());
         health::report(&health::Readings {
             starts: self.starts.clone(),
-            disk_free_bytes: crate::capture::statvfs_free_bytes(dir).unwrap_or(0),
+            disk_free_bytes: crate::capture::statvfs_free_bytes(&dir).unwrap_or(0),
             disk_min_free_bytes: self.config.capture.min_free_mib << 20,
             clock_synchronized: health::clock_synchronized(),
             clock_unix: wireguard::unix_now(),
@@ -260,9 +260,10 @@ impl RouterControl {
             measurement: self.measurements.current(),
             health: {
                 let mut health = self.health();
-                if let Some(w) = crate::health::plain_ingress_warning(&self.config) {
-                    health.warnings.push(w);
-                }
+                let in_ram = crate::capture::in_ram(&self.config.capture_dir()).ok();
+                health
+                    .warnings
+                    .extend(crate::health::at_rest_warnings(&self.config, in_ram));
                 health
             },
             encrypted_at_rest: self.config.at_rest.is_some(),

@@ -181,19 +181,38 @@ fn enrolled_peers_are_kept_apart_from_configured_ones_and_reloaded() {
 }
 
 #[test]
-fn an_ingress_without_encryption_at_rest_is_a_health_warning() {
+fn encryption_at_rest_gaps_are_health_warnings() {
+    use crate::health::at_rest_warnings;
     let plain = RouterConfig::parse(&config("[]"), "t.yaml").expect("valid");
-    let w = crate::health::plain_ingress_warning(&plain).expect("warned");
-    assert!(w.contains("(vpn)") && w.contains("at_rest"), "{w}");
+    let w = at_rest_warnings(&plain, Some(false));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("(vpn)") && w[0].contains("at_rest"), "{w:?}");
+    assert_eq!(
+        plain.capture_dir(),
+        std::path::Path::new("/var/lib/matador/captures")
+    );
+
     let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
     let sealed = format!("{}at_rest:\n  recipient: {key}\n", config("[]"));
     let sealed = RouterConfig::parse(&sealed, "t.yaml").expect("valid");
-    assert_eq!(crate::health::plain_ingress_warning(&sealed), None);
+    // Encrypted: the spool defaults to RAM, and a spool on disk is a warning.
+    assert_eq!(
+        sealed.capture_dir(),
+        std::path::Path::new("/run/matador/captures")
+    );
+    assert!(at_rest_warnings(&sealed, Some(true)).is_empty());
+    assert!(at_rest_warnings(&sealed, None).is_empty());
+    let w = at_rest_warnings(&sealed, Some(false));
+    assert!(
+        w.len() == 1 && w[0].contains("capture.dir on tmpfs"),
+        "{w:?}"
+    );
+
     let wifi_only: String = config("[]")
         .lines()
         .take_while(|l| !l.contains("name: vpn"))
         .map(|l| format!("{l}\n"))
         .collect();
     let wifi_only = RouterConfig::parse(&wifi_only, "t.yaml").expect("valid");
-    assert_eq!(crate::health::plain_ingress_warning(&wifi_only), None);
+    assert!(at_rest_warnings(&wifi_only, Some(false)).is_empty());
 }

@@ -191,22 +191,36 @@ pub fn report(r: &Readings) -> RouterHealth {
     }
 }
 
-/// A router whose ingress serves phones anywhere (participants' own) but stores their
-/// results in plain: worth a warning, since a seized router would reveal them.
-pub fn plain_ingress_warning(config: &crate::dataplane::config::RouterConfig) -> Option<String> {
+/// What encryption at rest leaves open, as warnings: an ingress (phones anywhere,
+/// participants' own) whose results are stored in plain; or, with encryption, running
+/// measurements spooling their plaintext capture on a disk (`capture_in_ram`: whether the
+/// capture directory's file system is tmpfs or ramfs, if known).
+pub fn at_rest_warnings(
+    config: &crate::dataplane::config::RouterConfig,
+    capture_in_ram: Option<bool>,
+) -> Vec<String> {
+    let mut out = Vec::new();
     let ingress: Vec<&str> = config
         .aps
         .iter()
         .filter(|a| a.is_ingress())
         .map(|a| a.name.as_str())
         .collect();
-    (config.at_rest.is_none() && !ingress.is_empty()).then(|| {
-        format!(
+    if config.at_rest.is_none() && !ingress.is_empty() {
+        out.push(format!(
             "results of phones on the ingress ({}) are stored unencrypted: set at_rest.recipient \
              (UCI at_rest_recipient) to the researcher's age key",
             ingress.join(", ")
-        )
-    })
+        ));
+    }
+    if config.at_rest.is_some() && capture_in_ram == Some(false) {
+        out.push(format!(
+            "results are encrypted at rest, but running measurements spool their capture in \
+             plain on a disk ({}): put capture.dir on tmpfs",
+            config.capture_dir().display()
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

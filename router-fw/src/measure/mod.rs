@@ -84,11 +84,7 @@ impl Measurements {
         interception: crate::intercept::Settings,
     ) -> std::io::Result<Arc<Measurements>> {
         let records_dir = config.state_dir.join("measurements");
-        let capture_dir = config
-            .capture
-            .dir
-            .clone()
-            .unwrap_or_else(|| config.state_dir.join("captures"));
+        let capture_dir = config.capture_dir();
         std::fs::create_dir_all(&records_dir)?;
         std::fs::create_dir_all(&capture_dir)?;
         crate::store::atomic::remove_temp_files(&records_dir)?;

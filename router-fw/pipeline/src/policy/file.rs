@@ -62,30 +62,40 @@ pub(super) struct DeviceAppFile {
     pub plugins: Vec<Spanned<String>>,
 }
 
-/// A device's registered personal values.
+/// A device's registered personal values as written (a policy device's or an inventory
+/// phone's `pii:`); [`check_registered`](super::check_registered) checks them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PiiFile {
+pub struct PiiFile {
+    /// The IMEI.
     #[serde(default)]
     pub imei: Option<Spanned<String>>,
+    /// The Android ID.
     #[serde(default)]
     pub android_id: Option<Spanned<String>>,
+    /// The advertising ID.
     #[serde(default)]
     pub advertising_id: Option<Spanned<String>>,
+    /// A test account's e-mail address.
     #[serde(default)]
     pub email: Option<Spanned<String>>,
+    /// The phone number.
     #[serde(default)]
     pub phone: Option<Spanned<String>>,
+    /// A test account's password.
     #[serde(default)]
     pub password: Option<Spanned<String>>,
+    /// Values under the researcher's own labels.
     #[serde(default)]
     pub other: Vec<LabelledFile>,
 }
 
-/// A value under the researcher's own label.
+/// A value under the researcher's own label (an account name, a device name, …).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct LabelledFile {
+pub struct LabelledFile {
+    /// The label reports name it by.
     pub label: Spanned<String>,
+    /// The value itself.
     pub value: Spanned<String>,
 }

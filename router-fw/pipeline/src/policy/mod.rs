@@ -7,11 +7,14 @@
 
 mod file;
 mod options;
+mod registered;
 mod validate;
 
+pub use file::{LabelledFile, PiiFile};
 pub use options::{
     BlockingOptions, ExtraTracker, GenericPii, PiiOptions, PluginOptions, TrackerOptions,
 };
+pub use registered::{check_registered, RegisteredError};
 
 use crate::pii::RegisteredValue;
 use crate::plugin::registry::Registry;

@@ -2,18 +2,15 @@
 //! apps unique, registered values present and long enough, labels unique per device, TLS
 //! interception only on lab devices.
 
-use super::file::{DeviceFile, PiiFile, PolicyFile};
-use super::{
-    AppPolicy, DeviceApp, DevicePolicy, Policy, PolicyError, DEFAULT_PLUGINS, MIN_VALUE_LEN,
-};
-use crate::pii::RegisteredValue;
+use super::file::{DeviceFile, PolicyFile};
+use super::registered::check_registered;
+use super::{AppPolicy, DeviceApp, DevicePolicy, Policy, PolicyError, DEFAULT_PLUGINS};
 use crate::plugin::registry::Registry;
-use crate::plugin::PiiKind;
 use serde_saphyr::Spanned;
 use std::collections::HashSet;
 
 /// Where a spanned value was written; `None` for values made in code.
-fn pos<T>(s: &Spanned<T>) -> Option<(u64, u64)> {
+pub(super) fn pos<T>(s: &Spanned<T>) -> Option<(u64, u64)> {
     (s.referenced.line() > 0).then(|| (s.referenced.line(), s.referenced.column()))
 }
 
@@ -122,79 +119,20 @@ fn check_device(
             plugins: plugin_list(&app.plugins, registry, errors)?,
         });
     }
+    let registered =
+        check_registered(&format!("device `{id}`"), &device.pii).map_err(|e| PolicyError {
+            file: errors.file.to_string(),
+            position: e.position,
+            message: e.message,
+        })?;
     Ok(DevicePolicy {
-        registered: registered(&id, &device.pii, errors)?,
+        registered,
         id,
         lab: device.lab,
         tls_interception,
         plugins,
         apps,
     })
-}
-
-/// A device's registered values, checked.
-fn registered(
-    device: &str,
-    pii: &PiiFile,
-    errors: &Errors<'_>,
-) -> Result<Vec<RegisteredValue>, PolicyError> {
-    let named = [
-        (PiiKind::Imei, "imei", &pii.imei),
-        (PiiKind::AndroidId, "android_id", &pii.android_id),
-        (
-            PiiKind::AdvertisingId,
-            "advertising_id",
-            &pii.advertising_id,
-        ),
-        (PiiKind::Email, "email", &pii.email),
-        (PiiKind::Phone, "phone", &pii.phone),
-        (PiiKind::Password, "password", &pii.password),
-    ];
-    let mut out = Vec::new();
-    let mut labels = HashSet::new();
-    let mut add = |kind, label: &str, value: &Spanned<String>, at: &Spanned<String>| {
-        if !labels.insert(label.to_string()) {
-            return Err(errors.at(
-                at,
-                format!("device `{device}`: label `{label}` is used twice"),
-            ));
-        }
-        let text = value.value.trim();
-        if text.is_empty() {
-            return Err(errors.at(
-                value,
-                format!("device `{device}`: registered value `{label}` is empty"),
-            ));
-        }
-        if text.chars().count() < MIN_VALUE_LEN {
-            return Err(errors.at(
-                value,
-                format!(
-                    "device `{device}`: registered value `{label}` is too short to search for \
-                     (at least {MIN_VALUE_LEN} characters)"
-                ),
-            ));
-        }
-        out.push(RegisteredValue {
-            kind,
-            label: label.to_string(),
-            value: text.to_string(),
-        });
-        Ok(())
-    };
-    for (kind, label, value) in named {
-        if let Some(value) = value {
-            add(kind, label, value, value)?;
-        }
-    }
-    for other in &pii.other {
-        let label = other.label.value.trim();
-        if label.is_empty() {
-            return Err(errors.at(&other.label, format!("device `{device}`: empty label")));
-        }
-        add(PiiKind::Other, label, &other.value, &other.label)?;
-    }
-    Ok(out)
 }
 
 /// A non-empty id not seen before in its list.
