@@ -267,7 +267,15 @@ fn a_killed_daemon_restarts_with_one_copy_of_everything() {
         &lab.exec("lr-b", &["ip", "route", "show", "table", "1000"])
             .stdout,
     );
-    assert_eq!(routes.lines().count(), 1, "{routes}");
+    // The tunnel as default, and the AP's own subnet (the interception proxy's answers to
+    // the phone), each once.
+    let mut lines: Vec<&str> = routes.lines().map(str::trim).collect();
+    assert_eq!(lines.len(), 2, "{routes}");
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(lines.len(), 2, "no route twice: {routes}");
+    assert!(routes.contains("default dev wg-lr-b"), "{routes}");
+    assert!(routes.contains("10.77.2.0/24 dev wlan0"), "{routes}");
     // The measurement is closed as failed, with what it had; nothing half-written is listed.
     let m = api.wait_measurement("m-killed", Duration::from_secs(30));
     assert_eq!(m["state"], "failed", "{m}");

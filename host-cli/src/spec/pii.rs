@@ -73,7 +73,20 @@ mod tests {
         assert!(e.to_string().contains("at least 4 characters"), "{e}");
         let e = inventory("    pii:\n      other:\n        - { label: imei, value: abcdef }\n      imei: \"490154203237518\"")
             .expect_err("label twice");
-        assert!(e.to_string().contains("label `imei` is used twice"), "{e}");
+        // The pipeline's check and wording, with the phone as subject, at the repeated label.
+        assert_eq!(
+            (e.position, e.message.as_str()),
+            (
+                Some((10, 20)),
+                "phone `127.0.0.1:25550`: label `imei` is used twice"
+            ),
+            "{e}"
+        );
+        let e = inventory("    pii:\n      email: ' '").expect_err("empty");
+        assert_eq!(
+            e.message, "phone `127.0.0.1:25550`: registered value `email` is empty",
+            "{e}"
+        );
         let e = inventory("    pii:\n      imsi: \"228011234567890\"").expect_err("unknown key");
         assert!(e.to_string().contains("unknown field `imsi`"), "{e}");
     }

@@ -62,32 +62,17 @@ pub fn dnsmasq_conf(
     let hosts: Vec<Ipv4Addr> = ap.subnet.hosts().collect();
     let first = hosts.get(hosts.len() / 2).copied().unwrap_or(ap.gateway());
     let last = hosts.last().copied().unwrap_or(ap.gateway());
-    let mut c = String::new();
-    let _ = writeln!(
-        c,
-        "# dnsmasq of MATAdOR access point {} (generated)",
-        ap.name
-    );
     // Blocking: the phones' DNS is steered here (firewall_block) and forwarded, uncached,
     // through the tunnel, so that the blocked names' answers fill the AP's set.
     let blocking = !nftset.is_empty();
-    if !blocking {
-        let _ = writeln!(c, "port=0");
-    }
-    for line in [
-        "no-resolv",
-        "no-hosts",
-        "bind-interfaces",
-        "dhcp-authoritative",
-        "no-ping",
-        "log-dhcp",
-        "user=root",
-        "pid-file=",
-    ] {
-        let _ = writeln!(c, "{line}");
-    }
-    let _ = writeln!(c, "interface={}", ap.interface);
-    let _ = writeln!(c, "listen-address={}", ap.gateway());
+    let mut c = String::new();
+    dnsmasq_preamble(
+        &mut c,
+        "access point",
+        ap,
+        blocking,
+        &["dhcp-authoritative", "no-ping", "log-dhcp"],
+    );
     let _ = writeln!(c, "dhcp-range={first},{last},{},1h", ap.subnet.netmask());
     let _ = writeln!(c, "dhcp-option=option:router,{}", ap.gateway());
     match resolver {
@@ -101,10 +86,7 @@ pub fn dnsmasq_conf(
     }
     if blocking {
         let _ = writeln!(c, "cache-size=0");
-        if let Some(r) = resolver {
-            let _ = writeln!(c, "server={r}@{}", ap.tunnel_interface());
-        }
-        c.push_str(nftset);
+        dnsmasq_forward(&mut c, ap, resolver, nftset);
     }
     let _ = writeln!(c, "dhcp-leasefile={}", leases.display());
     let _ = writeln!(c, "log-facility={}", log.display());
@@ -122,26 +104,37 @@ pub fn dnsmasq_ingress_conf(
     nftset: &str,
 ) -> String {
     let mut c = String::new();
-    let _ = writeln!(c, "# dnsmasq of MATAdOR ingress {} (generated)", ap.name);
-    for line in [
-        "no-resolv",
-        "no-hosts",
-        "bind-interfaces",
-        "cache-size=0",
-        "user=root",
-        "pid-file=",
-    ] {
+    dnsmasq_preamble(&mut c, "ingress", ap, true, &["cache-size=0"]);
+    dnsmasq_forward(&mut c, ap, resolver, nftset);
+    let _ = writeln!(c, "log-facility={}", log.display());
+    c
+}
+
+/// The lines every dnsmasq of ours starts with: the header naming `what` (and the AP), no DNS
+/// service unless `serves_dns`, no system resolver or hosts, `options`, then bound to the
+/// AP's interface and gateway.
+fn dnsmasq_preamble(c: &mut String, what: &str, ap: &ApConfig, serves_dns: bool, options: &[&str]) {
+    let _ = writeln!(c, "# dnsmasq of MATAdOR {what} {} (generated)", ap.name);
+    if !serves_dns {
+        let _ = writeln!(c, "port=0");
+    }
+    let common = ["no-resolv", "no-hosts", "bind-interfaces"];
+    let last = ["user=root", "pid-file="];
+    for line in common.iter().chain(options).chain(&last) {
         let _ = writeln!(c, "{line}");
     }
     let _ = writeln!(c, "interface={}", ap.interface);
     let _ = writeln!(c, "listen-address={}", ap.gateway());
+}
+
+/// DNS forwarded to the vantage node's resolver through the AP's tunnel, and the blocked
+/// names' `nftset=` lines.
+fn dnsmasq_forward(c: &mut String, ap: &ApConfig, resolver: Option<Ipv4Addr>, nftset: &str) {
     // No vantage node yet: no upstream, so queries are refused rather than leaked.
     if let Some(r) = resolver {
         let _ = writeln!(c, "server={r}@{}", ap.tunnel_interface());
     }
     c.push_str(nftset);
-    let _ = writeln!(c, "log-facility={}", log.display());
-    c
 }
 
 #[cfg(test)]
@@ -276,5 +269,27 @@ mod tests {
         assert!(!c.contains("port=0"), "{c}");
         let none = dnsmasq_ingress_conf(&a, None, Path::new("/l"), "");
         assert!(!none.contains("server="), "{none}");
+    }
+
+    /// The whole text of both configurations, line by line: the shared preamble must not
+    /// drift between them.
+    #[test]
+    fn the_generated_dnsmasq_files_are_exactly_these() {
+        let r = Some(Ipv4Addr::new(100, 64, 3, 1));
+        let ap_conf = dnsmasq_conf(&ap(), r, Path::new("/run/l"), Path::new("/run/log"), "");
+        let expected_ap = "# dnsmasq of MATAdOR access point ap0 (generated)\n\
+            port=0\nno-resolv\nno-hosts\nbind-interfaces\ndhcp-authoritative\nno-ping\n\
+            log-dhcp\nuser=root\npid-file=\ninterface=mtdtest0\nlisten-address=10.77.1.1\n\
+            dhcp-range=10.77.1.128,10.77.1.254,255.255.255.0,1h\n\
+            dhcp-option=option:router,10.77.1.1\ndhcp-option=option:dns-server,100.64.3.1\n\
+            dhcp-leasefile=/run/l\nlog-facility=/run/log\n";
+        assert_eq!(ap_conf, expected_ap);
+        let nftset = "nftset=/x.example/4#inet#matador#block0\n";
+        let ingress = dnsmasq_ingress_conf(&ap(), r, Path::new("/run/log"), nftset);
+        let expected_ingress = "# dnsmasq of MATAdOR ingress ap0 (generated)\n\
+            no-resolv\nno-hosts\nbind-interfaces\ncache-size=0\nuser=root\npid-file=\n\
+            interface=mtdtest0\nlisten-address=10.77.1.1\nserver=100.64.3.1@wg-ap0\n\
+            nftset=/x.example/4#inet#matador#block0\nlog-facility=/run/log\n";
+        assert_eq!(ingress, expected_ingress);
     }
 }
