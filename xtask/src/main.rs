@@ -68,9 +68,11 @@ fn test() -> Result<()> {
         "xtask: aarch64 tests under qemu and fuzzing run beside the tests (log: {})",
         log_path.display()
     );
+    // This very program, through /proc: `cargo test` above relinks target/debug/xtask, and
+    // the path of the running one then names a deleted file.
     let mut beside = Command::new("nice")
         .args(["-n", "10"])
-        .arg(std::env::current_exe()?)
+        .arg(format!("/proc/{}/exe", std::process::id()))
         .arg("cross-and-fuzz")
         .stdout(log.try_clone()?)
         .stderr(log)
