@@ -28,6 +28,10 @@ pub const SKIPPED: &[(&str, &str)] = &[
         "root: network namespaces and nf_tables batches (qemu-user has no NETLINK_NETFILTER)",
     ),
     (
+        "dataplane::firewall_tests_intercept::",
+        "root: network namespaces and nf_tables batches (qemu-user has no NETLINK_NETFILTER)",
+    ),
+    (
         "dataplane::stations::tests::station_events_keep_the_set",
         "root: a network namespace with a real hostapd (run natively as root)",
     ),
