@@ -102,6 +102,12 @@ fn test() -> Result<()> {
 /// The probe's and the router's unit tests for aarch64 musl under qemu-aarch64-static,
 /// then every fuzz target for a bounded time.
 fn cross_and_fuzz() -> Result<()> {
-    qemu::run()?;
-    fuzz::run_all()
+    // Both run, so one failure does not hide the other's result.
+    let cross = qemu::run();
+    let fuzz = fuzz::run_all();
+    match (cross, fuzz) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(c), Err(f)) => bail!("{c:#}; and {f:#}"),
+    }
 }
