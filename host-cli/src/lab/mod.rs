@@ -291,15 +291,18 @@ fn print_status(s: &control::LabStatus) {
         for r in &s.lab_routers {
             let addr = r.address.map(|a| a.to_string()).unwrap_or_default();
             // A router's cellular phones join its ingress, not its Wi-Fi: named as such.
-            let phone = r.phone.clone().unwrap_or_else(|| {
-                let vpn: Vec<String> = s
-                    .phones
-                    .iter()
-                    .filter(|p| p.router == r.name && p.network == "cellular")
-                    .map(|p| format!("{} (ingress)", p.name))
-                    .collect();
-                vpn.join(", ")
-            });
+            let phone: Vec<String> = r
+                .phone
+                .iter()
+                .cloned()
+                .chain(
+                    s.phones
+                        .iter()
+                        .filter(|p| p.router == r.name && p.network == "cellular")
+                        .map(|p| format!("{} (ingress)", p.name)),
+                )
+                .collect();
+            let phone = phone.join(", ");
             println!(
                 "{:<10} {:<3} {:<14} {:<12} {:<15} {phone}",
                 r.name, r.country, addr, r.ssid, r.subnet
