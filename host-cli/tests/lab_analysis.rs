@@ -71,9 +71,13 @@ fn every_hop_is_right_or_flagged_and_the_report_renders() {
                 .iter()
                 .any(|p| l.contains(p))
         })
-        .map(|l| match l.strip_prefix("inventory: ") {
-            Some(file) => format!("inventory: {}\n", examples.join(file).display()),
-            None => format!("{l}\n"),
+        .map(|l| {
+            for key in ["inventory: ", "policy: "] {
+                if let Some(file) = l.strip_prefix(key) {
+                    return format!("{key}{}\n", examples.join(file).display());
+                }
+            }
+            format!("{l}\n")
         })
         .collect();
     assert!(one_pair.contains("[vp-ch, vp-de]") && !one_pair.contains("vp-br"));

@@ -46,6 +46,10 @@ fn spec(dir: &Path) -> PathBuf {
         ),
     )
     .replace(
+        "policy: demo-policy.yaml",
+        &format!("policy: {}", examples.join("demo-policy.yaml").display()),
+    )
+    .replace(
         "apps: [global-messenger, swiss-messenger, geo-messenger]",
         "apps: [global-messenger, swiss-messenger]",
     );

@@ -101,6 +101,23 @@ fn the_examples_load_and_expand() {
         inv.phone_of("lr-b").map(|p| p.model.as_str()),
         Some("Galaxy S23")
     );
+    // The IMEIs registered are the default lab's phones' (derived: lab/src/topology/imei.rs).
+    let topology =
+        matador_lab::topology::load_file(&examples().join("../lab/topologies/default.yaml"))
+            .expect("default topology");
+    for node in &topology.nodes {
+        let matador_lab::topology::NodeRole::Phone(p) = &node.role else {
+            continue;
+        };
+        let serial = format!("127.0.0.1:{}", p.adb_port);
+        let entry = inv
+            .phones
+            .iter()
+            .find(|e| e.serial == serial)
+            .expect("listed");
+        let imei: Vec<&str> = entry.pii.iter().map(|v| v.value.as_str()).collect();
+        assert_eq!(imei, [p.imei.as_str()], "{}", node.name);
+    }
 }
 
 #[test]
