@@ -252,12 +252,17 @@ fn captured_mss(mut child: Child) -> u16 {
         .unwrap_or_else(|| panic!("no MSS option in {text}"))
 }
 
-/// Phone `p` — router `r` — server `s`. The router routes the AP subnet into `wg-ap0` by a
-/// source rule (as the daemon does), and that link has the WireGuard MTU 1420 while every
-/// other link has 1500; its main table leads out of a 1500-byte uplink.
-#[test]
-fn a_syn_through_the_low_mtu_tunnel_has_its_mss_clamped() {
-    let ns = namespaces("mss", &["p", "r", "s"]);
+/// Phone `p` — router `r` — server `s` in fresh namespaces, routed as the daemon routes an
+/// AP: a source rule sends the AP subnet (10.77.1.0/24 on `ap0`) to table 1000, whose
+/// default leads into `wg-ap0` (MTU `tunnel_mtu`, the server behind it holding
+/// 198.51.100.10); the main table leads out of an uplink. `ap_route`: table 1000 also has
+/// the AP subnet's own route (the daemon adds it for the interception proxy's answers).
+pub(super) fn phone_router_server(
+    tag: &str,
+    tunnel_mtu: u32,
+    ap_route: bool,
+) -> (Namespaces, String, String, String) {
+    let ns = namespaces(tag, &["p", "r", "s"]);
     let (p, r, s) = (ns.0[0].clone(), ns.0[1].clone(), ns.0[2].clone());
     ip(
         &r,
@@ -265,7 +270,7 @@ fn a_syn_through_the_low_mtu_tunnel_has_its_mss_clamped() {
     );
     ip(
         &r,
-        &format!("link add wg-ap0 mtu 1420 type veth peer name s0 netns {s}"),
+        &format!("link add wg-ap0 mtu {tunnel_mtu} type veth peer name s0 netns {s}"),
     );
     // The uplink: a veth pair inside the router (no dummy module needed).
     ip(&r, "link add up0 type veth peer name up1");
@@ -277,6 +282,9 @@ fn a_syn_through_the_low_mtu_tunnel_has_its_mss_clamped() {
     }
     ip(&r, "route add default via 203.0.113.254 dev up0");
     ip(&r, "route add default via 172.31.0.2 dev wg-ap0 table 1000");
+    if ap_route {
+        ip(&r, "route add 10.77.1.0/24 dev ap0 table 1000");
+    }
     ip(&r, "rule add from 10.77.1.0/24 lookup 1000 priority 1000");
     run(&[
         "ip",
@@ -293,6 +301,15 @@ fn a_syn_through_the_low_mtu_tunnel_has_its_mss_clamped() {
     ip(&s, "addr add 172.31.0.2/30 dev s0");
     ip(&s, "addr add 198.51.100.10/32 dev s0");
     ip(&s, "link set s0 up");
+    (ns, p, r, s)
+}
+
+/// Phone `p` — router `r` — server `s`. The router routes the AP subnet into `wg-ap0` by a
+/// source rule (as the daemon does), and that link has the WireGuard MTU 1420 while every
+/// other link has 1500; its main table leads out of a 1500-byte uplink.
+#[test]
+fn a_syn_through_the_low_mtu_tunnel_has_its_mss_clamped() {
+    let (_ns, p, r, s) = phone_router_server("mss", 1420, false);
     install(&r, vec![ap0()]);
 
     let server: SocketAddr = "198.51.100.10:8080".parse().expect("address");

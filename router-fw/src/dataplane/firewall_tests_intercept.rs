@@ -6,7 +6,7 @@
 
 use super::firewall::{self, ApiFence};
 use super::firewall_intercept::{self, Redirect};
-use super::firewall_tests::{ap0, ip, namespaces, run};
+use super::firewall_tests::{ap0, namespaces, run};
 use crate::test_host::in_netns;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
@@ -185,42 +185,7 @@ fn line_from(ns: &str, to: SocketAddr) -> std::io::Result<String> {
 /// into table 1000, whose default leads into `wg-ap0` and whose AP subnet is on `ap0`.
 #[test]
 fn a_phones_tls_reaches_the_proxy_which_reaches_the_server_through_the_tunnel() {
-    let ns = namespaces("tls", &["p", "r", "s"]);
-    let (p, r, s) = (ns.0[0].clone(), ns.0[1].clone(), ns.0[2].clone());
-    ip(
-        &r,
-        &format!("link add ap0 type veth peer name phone0 netns {p}"),
-    );
-    ip(
-        &r,
-        &format!("link add wg-ap0 type veth peer name s0 netns {s}"),
-    );
-    ip(&r, "link add up0 type veth peer name up1");
-    ip(&r, "addr add 10.77.1.1/24 dev ap0");
-    ip(&r, "addr add 172.31.0.1/30 dev wg-ap0");
-    ip(&r, "addr add 203.0.113.1/24 dev up0");
-    for dev in ["ap0", "wg-ap0", "up0", "up1"] {
-        ip(&r, &format!("link set {dev} up"));
-    }
-    ip(&r, "route add default via 203.0.113.254 dev up0");
-    ip(&r, "route add default via 172.31.0.2 dev wg-ap0 table 1000");
-    ip(&r, "route add 10.77.1.0/24 dev ap0 table 1000");
-    ip(&r, "rule add from 10.77.1.0/24 lookup 1000 priority 1000");
-    run(&[
-        "ip",
-        "netns",
-        "exec",
-        &r,
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]);
-    ip(&p, "addr add 10.77.1.2/24 dev phone0");
-    ip(&p, "link set phone0 up");
-    ip(&p, "route add default via 10.77.1.1");
-    ip(&s, "addr add 172.31.0.2/30 dev s0");
-    ip(&s, "addr add 198.51.100.10/32 dev s0");
-    ip(&s, "link set s0 up");
+    let (_ns, p, r, s) = super::firewall_tests::phone_router_server("tls", 1500, true);
     install(&r, Some(redirect()));
 
     let server: SocketAddrV4 = "198.51.100.10:443".parse().expect("address");
