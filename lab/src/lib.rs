@@ -2,6 +2,7 @@
 //! nodes, messaging services and a geolocation database for its own address plan.
 
 pub mod atomic;
+pub mod civil;
 pub mod control;
 pub mod daemon;
 pub mod link;

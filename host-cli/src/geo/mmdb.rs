@@ -57,17 +57,10 @@ impl MmdbSource {
     }
 }
 
-/// A Unix time as a UTC date, `YYYY-MM-DD` (Howard Hinnant's civil-from-days).
+/// A Unix time as a UTC date, `YYYY-MM-DD`.
 fn date(epoch_seconds: u64) -> String {
-    let z = i64::try_from(epoch_seconds / 86_400).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let days = i64::try_from(epoch_seconds / 86_400).unwrap_or(0);
+    let (year, month, day) = matador_lab::civil::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 

@@ -153,7 +153,7 @@ impl Filter {
 /// `MM-DD HH:MM:SS.mmm  PID  TID P TAG: message` (UTC).
 pub fn format_threadtime(l: &LogLine) -> String {
     let secs = l.unix_ms / 1000;
-    let (_, month, day) = civil_from_days((secs / 86_400) as i64);
+    let (_, month, day) = crate::civil::civil_from_days((secs / 86_400) as i64);
     let t = secs % 86_400;
     format!(
         "{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} {:5} {:5} {} {}: {}",
@@ -169,29 +169,9 @@ pub fn format_threadtime(l: &LogLine) -> String {
     )
 }
 
-/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's civil calendar).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_civil() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_413), (2025, 11, 21));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 
     #[test]
     fn threadtime_has_androids_columns() {
