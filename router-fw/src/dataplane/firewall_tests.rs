@@ -77,6 +77,15 @@ pub(super) fn run(args: &[&str]) -> String {
 }
 
 /// Runs `ip -n NS ARGS…` (arguments split at spaces).
+/// Puts `addr` into set `set` of the daemon's table in namespace `ns`, as dnsmasq's `nftset=`
+/// does with an answer for a blocked name.
+pub(super) fn add_blocked(ns: &str, set: &str, addr: &str) {
+    let element = format!("{{ {addr} }}");
+    run(&[
+        "ip", "netns", "exec", ns, "nft", "add", "element", "inet", "matador", set, &element,
+    ]);
+}
+
 pub(super) fn ip(ns: &str, args: &str) {
     let mut argv = vec!["ip", "-n", ns];
     argv.extend(args.split(' '));
@@ -162,19 +171,7 @@ fn a_blocking_ap_rejects_its_set_and_steers_its_dns_to_its_own_dnsmasq() {
     second.subnet = "10.77.2.0/24".parse().expect("subnet");
     install_blocking(&r, vec![ap0(), second], vec![true, false]);
     // What dnsmasq's `nftset=` does with an answer.
-    run(&[
-        "ip",
-        "netns",
-        "exec",
-        &r,
-        "nft",
-        "add",
-        "element",
-        "inet",
-        "matador",
-        "block0",
-        "{ 192.0.2.7 }",
-    ]);
+    add_blocked(&r, "block0", "192.0.2.7");
     let listing = run(&[
         "ip", "netns", "exec", &r, "nft", "list", "table", "inet", "matador",
     ]);

@@ -75,19 +75,7 @@ fn the_rules_list_as_generated_and_a_refill_keeps_the_blocklist_set() {
         .expect("fence");
     assert!(jump < fence, "{input}");
     // What dnsmasq put into the blocklist's set survives removing and setting the redirect.
-    run(&[
-        "ip",
-        "netns",
-        "exec",
-        &r,
-        "nft",
-        "add",
-        "element",
-        "inet",
-        "matador",
-        "block0",
-        "{ 192.0.2.7 }",
-    ]);
+    super::firewall_tests::add_blocked(&r, "block0", "192.0.2.7");
     set(&r, None);
     let cleared = listing(&r);
     assert!(

@@ -2,41 +2,23 @@
 //! (makes the CA, writes key log lines and flow records, records one more when SIGTERM stops
 //! it) and a redirect hook that records what the firewall was asked; capture and traces off.
 
+use super::tests::config;
 use super::*;
 use crate::dataplane::firewall_intercept::Redirect;
 use crate::intercept::tests::{fake_new_ca, script};
 use crate::intercept::Settings;
-use matador_api::{ResultKind, Windows};
+use matador_api::ResultKind;
 use std::net::SocketAddrV4;
 use std::path::Path;
 use std::time::Duration;
 
 type Asked = Arc<Mutex<Vec<(usize, Option<Redirect>)>>>;
 
-fn config(state: &Path) -> RouterConfig {
-    let yaml = format!(
-        "router: lr-t\nmanagement: 192.0.2.41\ntoken_file: /nonexistent\nstate_dir: {}\nrun_dir: {}\n\
-         uplink: eth0\nradio: simulated\nwireguard: userspace\naps:\n  - {{ name: ap0, ssid: s, \
-         passphrase: pass-phrase, interface: wlan0, subnet: 10.77.1.0/24, country: CH }}\n",
-        state.display(),
-        state.join("run").display()
-    );
-    RouterConfig::parse(&yaml, "test.yaml").expect("test config")
-}
-
+/// The measurement tests' request, asking for interception.
 fn request(id: &str) -> StartMeasurement {
     StartMeasurement {
-        id: id.into(),
-        ap: "ap0".into(),
-        app: "org.example.chat".into(),
-        capture: false,
-        traces: false,
-        duration_s: 600,
-        windows: Windows::default(),
-        trace_peer: None,
-        rules: None,
-        device: None,
         intercept_tls: true,
+        ..super::tests::request(id)
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 #[path = "../../probe/tests/support/packets.rs"]
 mod packets;
 
-fn config(state: &Path) -> RouterConfig {
+/// A router with one Wi-Fi AP (`ap0`), its state and run directories under `state`.
+pub(super) fn config(state: &Path) -> RouterConfig {
     let yaml = format!(
         "router: lr-t\nmanagement: 192.0.2.41\ntoken_file: /nonexistent\nstate_dir: {}\nrun_dir: {}\n\
          uplink: eth0\nradio: simulated\nwireguard: userspace\naps:\n  - {{ name: ap0, ssid: s, \
@@ -22,7 +23,8 @@ fn config(state: &Path) -> RouterConfig {
     RouterConfig::parse(&yaml, "test.yaml").expect("test config")
 }
 
-fn request(id: &str) -> StartMeasurement {
+/// A measurement of `ap0` without capture or traces.
+pub(super) fn request(id: &str) -> StartMeasurement {
     StartMeasurement {
         id: id.into(),
         ap: "ap0".into(),
