@@ -86,21 +86,7 @@ fn print_uci(path: &std::path::Path) -> anyhow::Result<()> {
 /// hook that exits so procd restarts us, then the data plane until SIGTERM.
 fn run_daemon(config: &std::path::Path, verbose: u8) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let level = ["info", "debug", "trace"][usize::from(verbose.min(2))];
-    let (filter, bad_rust_log) = log_filter(std::env::var("RUST_LOG").ok().as_deref(), level);
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .without_time()
-        .finish()
-        .with(filter)
-        .init();
-    if let Some(e) = bad_rust_log {
-        tracing::warn!(error = %e, "RUST_LOG ignored: expected target=level,... (e.g. matador_router=debug)");
-    }
+    matador_api::logread::init(verbose, "matador_router=debug");
     let config = dataplane::config::RouterConfig::load(config)?;
     // The next start reads the crash file and reports it (a crash loop is not silent).
     let crash_file = matador_router::health::crash_file(&config.state_dir);
@@ -114,45 +100,4 @@ fn run_daemon(config: &std::path::Path, verbose: u8) -> anyhow::Result<()> {
         .build()
         .context("tokio runtime")?
         .block_on(dataplane::run(config))
-}
-
-/// The daemon's log filter: `RUST_LOG` (`level` or `target=level,...`) when set and valid,
-/// else the `-v` level; a bad `RUST_LOG` is returned to be logged, not fatal.
-fn log_filter(
-    rust_log: Option<&str>,
-    level: &str,
-) -> (
-    tracing_subscriber::filter::Targets,
-    Option<tracing_subscriber::filter::ParseError>,
-) {
-    let fallback = || level.parse().unwrap_or_default();
-    match rust_log.map(str::parse::<tracing_subscriber::filter::Targets>) {
-        Some(Ok(targets)) => (targets, None),
-        Some(Err(e)) => (fallback(), Some(e)),
-        None => (fallback(), None),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::log_filter;
-    use tracing::Level;
-
-    #[test]
-    fn rust_log_lists_override_the_verbosity_and_bad_ones_fall_back_with_an_error() {
-        let (f, bad) = log_filter(Some("matador_router::capture=trace,warn"), "info");
-        assert!(bad.is_none());
-        assert!(f.would_enable("matador_router::capture", &Level::TRACE));
-        assert!(!f.would_enable("matador_router::api", &Level::INFO));
-        assert!(f.would_enable("matador_router::api", &Level::WARN));
-
-        let (f, bad) = log_filter(Some("matador_router=loud"), "debug");
-        assert!(bad.is_some());
-        assert!(f.would_enable("matador_router::api", &Level::DEBUG));
-        assert!(!f.would_enable("matador_router::api", &Level::TRACE));
-
-        let (f, bad) = log_filter(None, "info");
-        assert!(bad.is_none());
-        assert!(!f.would_enable("anything", &Level::DEBUG));
-    }
 }

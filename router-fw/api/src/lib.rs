@@ -2,6 +2,7 @@
 //! crate, never on the daemon. Plain data with serde and pure checks: no I/O, except in
 //! `client` (feature `client`), the host's HTTPS client of the router API. Feature `identity`
 //! makes the API's TLS certificate (the router on first boot, the host when it enrolls one).
+//! Feature `logread` sets up the router programs' logging (`logread`).
 //!
 //! Request bodies (`SetVantage`, `StartMeasurement`) reject unknown fields, so a typo is an
 //! error rather than a silently ignored setting; responses accept unknown fields, so an older
@@ -16,6 +17,8 @@ mod digest;
 #[cfg(feature = "identity")]
 pub mod identity;
 mod ingress;
+#[cfg(feature = "logread")]
+pub mod logread;
 mod measurement;
 mod results;
 mod status;

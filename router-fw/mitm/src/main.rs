@@ -117,33 +117,8 @@ fn new_ca(out: &std::path::Path, label: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs for logread (stderr, no colours, no timestamps: procd adds them).
-fn init_logging(verbose: u8) {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let level = ["info", "debug", "trace"][usize::from(verbose.min(2))];
-    let fallback = || level.parse().unwrap_or_default();
-    let (filter, bad) = match std::env::var("RUST_LOG").ok().map(|v| v.parse()) {
-        Some(Ok(targets)) => (targets, None),
-        Some(Err(e)) => (fallback(), Some(e)),
-        None => (fallback(), None),
-    };
-    let filter: tracing_subscriber::filter::Targets = filter;
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .without_time()
-        .finish()
-        .with(filter)
-        .init();
-    if let Some(e) = bad {
-        tracing::warn!(error = %e, "RUST_LOG ignored: expected target=level,... (e.g. matador_mitm=debug)");
-    }
-}
-
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    init_logging(args.verbose);
+    matador_api::logread::init(args.verbose, "matador_mitm=debug");
     // The router daemon restarts us; a half-working proxy would be worse than none.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("matador-mitm: panic: {info}");
