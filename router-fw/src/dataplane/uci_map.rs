@@ -121,6 +121,18 @@ impl<'a> Options<'a> {
         )
     }
 
+    /// A boolean as UCI writes them (`1`/`0`, `yes`/`no`, `on`/`off`, `true`/`false`), if set.
+    fn flag(&self, key: &str) -> Result<Option<bool>, UciError> {
+        let Some(o) = self.get(key) else {
+            return Ok(None);
+        };
+        match o.value.as_str() {
+            "1" | "yes" | "on" | "true" => Ok(Some(true)),
+            "0" | "no" | "off" | "false" => Ok(Some(false)),
+            other => err(o.line, format!("option `{key}`: `{other}` is not 0 or 1")),
+        }
+    }
+
     /// A path that may be left out or empty.
     fn path(&self, key: &str) -> Option<PathBuf> {
         self.get(key)
@@ -230,14 +242,8 @@ pub fn to_config(file: &UciFile) -> Result<RouterConfig, UciError> {
         );
     }
     let o = Options::new(section, &ROUTER_KEYS)?;
-    if let Some(e) = o.get("enabled") {
-        if !["0", "1", "no", "yes", "off", "on", "false", "true"].contains(&e.value.as_str()) {
-            return err(
-                e.line,
-                format!("option `enabled`: `{}` is not 0 or 1", e.value),
-            );
-        }
-    }
+    // Read by the init script, not the daemon: only checked here.
+    o.flag("enabled")?;
     if let Some(l) = o.get("log_level") {
         if !["info", "debug", "trace"].contains(&l.value.as_str()) {
             let m = format!(
@@ -336,19 +342,7 @@ fn interception(o: &Options) -> Result<Option<InterceptionConfig>, UciError> {
         port: o
             .parsed("interception_port", "a port number")?
             .unwrap_or(d.port),
-        ingress: match o.get("interception_ingress") {
-            None => d.ingress,
-            Some(v) => match v.value.as_str() {
-                "1" | "yes" | "on" | "true" => true,
-                "0" | "no" | "off" | "false" => false,
-                other => {
-                    return err(
-                        v.line,
-                        format!("option `interception_ingress`: `{other}` is not 0 or 1"),
-                    )
-                }
-            },
-        },
+        ingress: o.flag("interception_ingress")?.unwrap_or(d.ingress),
     }))
 }
 

@@ -193,6 +193,10 @@ fn bad_uci_configs_say_file_line_and_what() {
             "matador:3: option `api_port`: `https` is not a port number",
         ),
         (
+            UCI.replace("\toption enabled '1'\n", "\toption enabled 'maybe'\n"),
+            "matador:3: option `enabled`: `maybe` is not 0 or 1",
+        ),
+        (
             UCI.replace("\toption enabled '1'\n", "\toption log_level 'loud'\n"),
             "matador:3: option `log_level`: `loud` is none of info, debug, trace",
         ),
