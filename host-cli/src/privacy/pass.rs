@@ -69,13 +69,18 @@ impl PrivacyPass {
         &self.pipeline
     }
 
+    /// The device id (the inventory serial) of the phone behind router `router`; a router
+    /// without a phone in the inventory cannot be in a pair, but is named anyway.
+    fn device_of<'a>(&'a self, router: &'a str) -> &'a str {
+        self.phones.get(router).map_or(router, String::as_str)
+    }
+
     /// Whether the policy has router `router` decrypt its phone's TLS (`tls_interception:
     /// true`, which the policy allows for lab devices only).
     pub fn intercepts(&self, router: &str) -> bool {
-        let device = self.phones.get(router).map_or(router, String::as_str);
         self.pipeline
             .policy()
-            .device(device)
+            .device(self.device_of(router))
             .is_some_and(|d| d.tls_interception)
     }
 
@@ -86,10 +91,9 @@ impl PrivacyPass {
         if !self.pipeline.policy().plugin_names().contains(&"blocking") {
             return Ok(None);
         }
-        let device = self.phones.get(router).map_or(router, String::as_str);
         Ok(Some(
             self.pipeline
-                .blocked_domains(device, Some(app))?
+                .blocked_domains(self.device_of(router), Some(app))?
                 .unwrap_or_default(),
         ))
     }
@@ -108,8 +112,7 @@ impl PrivacyPass {
         decrypted: Option<&[u8]>,
         dir: &Path,
     ) -> Result<MeasurementPrivacy, PrivacyError> {
-        // A router without a phone in the inventory cannot be in a pair; name it anyway.
-        let device = self.phones.get(router).map_or(router, String::as_str);
+        let device = self.device_of(router);
         let of = CaptureOf {
             measurement,
             side,
