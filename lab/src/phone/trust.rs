@@ -13,14 +13,24 @@ use std::sync::Arc;
 /// one or more certificates.
 pub const USER_CA_DIR: &str = "/data/misc/user/0/cacerts-added";
 
-/// The CA certificates (PEM texts) an app trusts, and what it had to leave out.
-#[derive(Debug, Clone, Default)]
+/// The CA certificates an app trusts, as the TLS client configuration its connections share,
+/// and what it had to leave out.
+#[derive(Debug, Clone)]
 pub struct TrustStore {
-    /// PEM texts that hold at least one certificate.
-    pems: Vec<String>,
-    /// How many of them come from the user CA store.
+    /// The configuration, built once at launch (every reconnect and report reuses it), or why
+    /// there is none.
+    config: Result<Arc<rustls::ClientConfig>, String>,
+    /// How many of the trusted files come from the user CA store.
     user_cas: usize,
     /// Files left out, with why.
+    skipped: Vec<String>,
+}
+
+/// What [`TrustStore::read`] gathers before the configuration is built.
+#[derive(Default)]
+struct Gathered {
+    pems: Vec<String>,
+    user_cas: usize,
     skipped: Vec<String>,
 }
 
@@ -28,15 +38,15 @@ impl TrustStore {
     /// Reads the lab CA and every file of the phone's user CA store, in name order. Called
     /// while still root: the app's UID may not read the lab directory.
     pub fn read(phone: &Phone) -> TrustStore {
-        let mut store = TrustStore::default();
+        let mut store = Gathered::default();
         // No lab CA file: TLS then fails at connect time with a clear error.
         if let Ok(pem) = std::fs::read_to_string(phone.lab_dir.join("ca.pem")) {
             store.add("lab CA", pem, false);
         }
-        let Some(dir) = device_path(phone, USER_CA_DIR) else {
-            return store;
-        };
-        for file in files_in(&dir) {
+        for file in device_path(phone, USER_CA_DIR)
+            .map(|dir| files_in(&dir))
+            .unwrap_or_default()
+        {
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -46,23 +56,16 @@ impl TrustStore {
                 Err(e) => store.skipped.push(format!("user CA {name}: {e}")),
             }
         }
-        store
-    }
-
-    /// Adds a PEM text if it holds a certificate, else notes why not.
-    fn add(&mut self, what: &str, pem: String, user: bool) {
-        match pem_certificates(&pem) {
-            Ok(_) => {
-                self.pems.push(pem);
-                self.user_cas += usize::from(user);
-            }
-            Err(e) => self.skipped.push(format!("{what}: {e}")),
+        TrustStore {
+            config: client_config_from_pems(&store.pems).map_err(|e| e.to_string()),
+            user_cas: store.user_cas,
+            skipped: store.skipped,
         }
     }
 
     /// A TLS client configuration trusting every certificate of the store.
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        client_config_from_pems(&self.pems).map_err(|e| e.to_string())
+        self.config.clone()
     }
 
     /// How many user-installed CA files it trusts.
@@ -73,6 +76,19 @@ impl TrustStore {
     /// Files left out (not PEM, unreadable), each with why.
     pub fn skipped(&self) -> &[String] {
         &self.skipped
+    }
+}
+
+impl Gathered {
+    /// Adds a PEM text if it holds a certificate, else notes why not.
+    fn add(&mut self, what: &str, pem: String, user: bool) {
+        match pem_certificates(&pem) {
+            Ok(_) => {
+                self.pems.push(pem);
+                self.user_cas += usize::from(user);
+            }
+            Err(e) => self.skipped.push(format!("{what}: {e}")),
+        }
     }
 }
 
